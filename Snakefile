@@ -1,0 +1,27 @@
+# mnist-lr-batch: reproduce and extend Fabrizio (2021), "Effects of Learning Rate
+# and Mini-Batch Size on Neural Network Performance in the Classification of
+# Handwritten Digits". See README.md.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# config/config.yaml is the default; a --configfile replaces it instead of being
+# merged into it, so config/quick.yaml runs only its own grid. The path is
+# anchored at this file so that --directory elsewhere works.
+if not workflow.overwrite_configfiles:
+
+    configfile: Path(workflow.basedir) / "config" / "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        run_files(),

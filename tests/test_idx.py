@@ -1,0 +1,136 @@
+"""The IDX parser and the decode step, on small IDX files written here."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+from idx_files import idx_bytes, tiny_split, write_idx
+
+from mnist_lr_batch.idx import IdxError, decode_mnist, read_idx, read_images_and_labels
+
+
+def test_reads_good_files_raw_and_gzipped(tmp_path):
+    images, labels = tiny_split()
+    raw_images = write_idx(tmp_path / "images", images)
+    gz_labels = write_idx(tmp_path / "labels.gz", labels, compress=True)
+    got_images, got_labels = read_images_and_labels(raw_images, gz_labels)
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+    assert got_images.dtype == np.uint8 and got_labels.dtype == np.uint8
+
+
+def test_reads_multibyte_big_endian_types(tmp_path):
+    values = np.array([[1, -2], [300, 70000]], dtype=np.int32)
+    path = tmp_path / "ints"
+    path.write_bytes(idx_bytes(values, type_code=0x0C))
+    np.testing.assert_array_equal(read_idx(path), values)
+
+
+def test_wrong_magic_number_names_the_file(tmp_path):
+    path = tmp_path / "bad-magic"
+    path.write_bytes(b"\x00\x01\x08\x01" + b"\x00\x00\x00\x01" + b"\x05")
+    with pytest.raises(IdxError, match=r"bad-magic: wrong magic number 0x00010801"):
+        read_idx(path)
+
+
+def test_unknown_type_code_is_a_wrong_magic_number(tmp_path):
+    path = tmp_path / "bad-type"
+    path.write_bytes(b"\x00\x00\x07\x01" + b"\x00\x00\x00\x01" + b"\x05")
+    with pytest.raises(IdxError, match="bad-type: wrong magic number"):
+        read_idx(path)
+
+
+def test_wrong_image_dimensions(tmp_path):
+    images, labels = tiny_split()
+    path = write_idx(tmp_path / "images", images[:, :, :27])
+    with pytest.raises(IdxError, match=r"images: wrong dimensions \(5, 28, 27\)"):
+        read_images_and_labels(path, write_idx(tmp_path / "labels", labels))
+
+
+def test_labels_must_be_one_dimensional(tmp_path):
+    images, labels = tiny_split()
+    path = write_idx(tmp_path / "labels", labels.reshape(5, 1))
+    with pytest.raises(IdxError, match="labels: wrong dimensions"):
+        read_images_and_labels(write_idx(tmp_path / "images", images), path)
+
+
+def test_truncated_data(tmp_path):
+    images, _ = tiny_split()
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(images)[:-1])
+    with pytest.raises(IdxError, match=r"images: truncated: the header \(5, 28, 28\) promises 3920 data bytes, the file holds 3919"):
+        read_idx(path)
+
+
+def test_truncated_header(tmp_path):
+    path = tmp_path / "short"
+    path.write_bytes(b"\x00\x00\x08\x03\x00\x00")
+    with pytest.raises(IdxError, match="short: truncated header"):
+        read_idx(path)
+
+
+def test_trailing_bytes(tmp_path):
+    images, _ = tiny_split()
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(images) + b"\x00\x00")
+    with pytest.raises(IdxError, match="images: 2 trailing bytes"):
+        read_idx(path)
+
+
+def test_mismatched_image_and_label_counts(tmp_path):
+    images, labels = tiny_split()
+    with pytest.raises(IdxError, match="holds 5 images but .*labels holds 4 labels"):
+        read_images_and_labels(write_idx(tmp_path / "images", images), write_idx(tmp_path / "labels", labels[:4]))
+
+
+def test_labels_out_of_range(tmp_path):
+    images, labels = tiny_split()
+    labels[2] = 10
+    with pytest.raises(IdxError, match="label 10 outside 0-9"):
+        read_images_and_labels(write_idx(tmp_path / "images", images), write_idx(tmp_path / "labels", labels))
+
+
+def test_invalid_gzip(tmp_path):
+    path = tmp_path / "labels.gz"
+    path.write_bytes(b"\x1f\x8b" + b"definitely not deflate data")
+    with pytest.raises(IdxError, match="labels.gz: invalid gzip"):
+        read_idx(path)
+
+
+def test_truncated_gzip(tmp_path):
+    _, labels = tiny_split()
+    path = tmp_path / "labels.gz"
+    path.write_bytes(gzip.compress(idx_bytes(labels))[:-12])
+    with pytest.raises(IdxError, match="labels.gz: invalid gzip"):
+        read_idx(path)
+
+
+def test_decode_writes_all_four_arrays(tmp_path):
+    train_images, train_labels = tiny_split(6, seed=1)
+    test_images, test_labels = tiny_split(3, seed=2)
+    paths = [
+        write_idx(tmp_path / name, array)
+        for name, array in [("ti", train_images), ("tl", train_labels), ("vi", test_images), ("vl", test_labels)]
+    ]
+    output = tmp_path / "out" / "mnist.npz"
+    decode_mnist(*paths, output)
+    with np.load(output) as data:
+        assert sorted(data.files) == ["x_test", "x_train", "y_test", "y_train"]
+        np.testing.assert_array_equal(data["x_train"], train_images)
+        np.testing.assert_array_equal(data["y_test"], test_labels)
+
+
+def test_decode_failure_leaves_no_output(tmp_path):
+    train_images, train_labels = tiny_split(6)
+    paths = [
+        write_idx(tmp_path / "ti", train_images),
+        write_idx(tmp_path / "tl", train_labels[:5]),  # count mismatch
+        write_idx(tmp_path / "vi", train_images),
+        write_idx(tmp_path / "vl", train_labels),
+    ]
+    output = tmp_path / "mnist.npz"
+    with pytest.raises(IdxError):
+        decode_mnist(*paths, output)
+    assert list(tmp_path.glob("*mnist.npz*")) == []

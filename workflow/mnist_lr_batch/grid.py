@@ -1,0 +1,246 @@
+"""The experiment grid: which training runs a config asks for, and where each one lives.
+
+A run (a `Cell`) is identified by its own parameters, never by the experiment
+that asked for it, so a cell requested by two experiments is trained once. Every
+parameter that changes a run's result is part of its path, which keeps
+Snakemake's caching exact. Standard library only: the Snakefile imports this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from typing import Any, Iterable, Mapping
+
+NETWORKS = ("custom", "sklearn", "keras")
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+PROTOCOLS = ("paper", "heldout")
+
+# Training images each network uses under the paper's protocol: Nielsen's
+# network.py trains on the first 50,000 (it keeps 10,000 aside), the library
+# examples on all 60,000. The held-out protocol trains every network on the
+# first 50,000 and validates on the last 10,000.
+MNIST_TRAIN_SIZE = 60_000
+HELDOUT_SIZE = 10_000
+PAPER_TRAIN_SIZE = {"custom": 50_000, "sklearn": 60_000, "keras": 60_000}
+
+# Per-network variant options and their paper-faithful defaults (first choice,
+# or the default value for numeric options). A variant names only the options
+# that differ from the paper, so the paper's runs live under "paper".
+VARIANT_CHOICES: dict[str, dict[str, tuple]] = {
+    "custom": {
+        "output": ("hidden", "sigmoid", "softmax"),  # hidden = the hidden activation, as network.py
+        "init": ("normal", "glorot", "he", "matched"),
+        "cost": ("quadratic", "crossentropy"),
+    },
+    "sklearn": {"init": ("default", "matched")},
+    "keras": {"init": ("default", "matched")},
+}
+VARIANT_NUMBERS: dict[str, dict[str, float]] = {
+    "custom": {},
+    "sklearn": {"momentum": 0.9, "alpha": 1e-4},
+    "keras": {},
+}
+PAPER_VARIANT = "paper"
+
+RUN_STEM = (
+    "{network}/{variant}/{protocol}_{data}/h{hidden_units}_ep{epochs}/"
+    "{activation}/lr{learning_rate}_bs{batch_size}_seed{seed}"
+)
+RUN_PATTERN = "results/runs/" + RUN_STEM + ".json"
+LOG_PATTERN = "logs/train/" + RUN_STEM + ".log"
+BENCHMARK_PATTERN = "results/benchmarks/" + RUN_STEM + ".tsv"
+
+_NUMBER = r"[0-9][0-9.e+-]*"
+WILDCARD_CONSTRAINTS = {
+    "network": "|".join(NETWORKS),
+    "variant": rf"{PAPER_VARIANT}|[a-z]+-[a-z0-9.e+-]+(?:_[a-z]+-[a-z0-9.e+-]+)*",
+    "protocol": "|".join(PROTOCOLS),
+    "data": r"full|n(?:\d+|all)-(?:\d+|all)",
+    "hidden_units": r"\d+",
+    "epochs": r"\d+",
+    "activation": "|".join(ACTIVATIONS),
+    "learning_rate": _NUMBER,
+    "batch_size": r"\d+",
+    "seed": r"\d+",
+}
+
+
+class GridError(ValueError):
+    """A config the schema cannot catch (cross-field rules); the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Cell:
+    """One training run, fully identified by the parameters that change its result."""
+
+    network: str
+    activation: str
+    learning_rate: float
+    batch_size: int
+    seed: int
+    epochs: int
+    hidden_units: int
+    protocol: str = "paper"
+    train_size: int | None = None  # None: the protocol's full training set
+    test_size: int | None = None  # None: all 10,000 test (and held-out) images
+    variant: str = PAPER_VARIANT
+
+    @property
+    def data_tag(self) -> str:
+        if self.train_size is None and self.test_size is None:
+            return "full"
+        return f"n{self.train_size or 'all'}-{self.test_size or 'all'}"
+
+    @property
+    def wildcards(self) -> dict[str, str]:
+        return {
+            "network": self.network,
+            "variant": self.variant,
+            "protocol": self.protocol,
+            "data": self.data_tag,
+            "hidden_units": str(self.hidden_units),
+            "epochs": str(self.epochs),
+            "activation": self.activation,
+            "learning_rate": format_number(self.learning_rate),
+            "batch_size": str(self.batch_size),
+            "seed": str(self.seed),
+        }
+
+    @property
+    def path(self) -> str:
+        return RUN_PATTERN.format(**self.wildcards)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The network's full option set: paper defaults overlaid with this variant."""
+        return variant_options(self.network, self.variant)
+
+    @classmethod
+    def from_wildcards(cls, wildcards: Mapping[str, str]) -> "Cell":
+        train, test = parse_data_tag(wildcards["data"])
+        cell = cls(
+            network=wildcards["network"],
+            activation=wildcards["activation"],
+            learning_rate=float(wildcards["learning_rate"]),
+            batch_size=int(wildcards["batch_size"]),
+            seed=int(wildcards["seed"]),
+            epochs=int(wildcards["epochs"]),
+            hidden_units=int(wildcards["hidden_units"]),
+            protocol=wildcards["protocol"],
+            train_size=train,
+            test_size=test,
+            variant=wildcards["variant"],
+        )
+        canonical = cell.wildcards
+        if any(canonical[key] != str(wildcards[key]) for key in canonical):
+            raise GridError(f"non-canonical run name {dict(wildcards)}; expected {canonical}")
+        return cell
+
+
+def format_number(value: float) -> str:
+    """A float's shortest round-tripping text, so 1, 1.0 and 1.00 name the same run."""
+    return repr(float(value))
+
+
+def parse_data_tag(tag: str) -> tuple[int | None, int | None]:
+    if tag == "full":
+        return None, None
+    match = re.fullmatch(r"n(\d+|all)-(\d+|all)", tag)
+    if not match:
+        raise GridError(f"bad data tag {tag!r}: expected 'full' or 'n<train>-<test>'")
+    return tuple(None if part == "all" else int(part) for part in match.groups())
+
+
+def variant_tag(network: str, options: Mapping[str, Any]) -> str:
+    """The canonical name of a network variant: its non-paper options in a fixed order."""
+    choices, numbers = VARIANT_CHOICES[network], VARIANT_NUMBERS[network]
+    unknown = sorted(set(options) - set(choices) - set(numbers))
+    if unknown:
+        allowed = ", ".join([*choices, *numbers]) or "none"
+        raise GridError(f"variants.{network}: unknown option(s) {', '.join(unknown)}; allowed: {allowed}")
+    parts = []
+    for key, allowed in choices.items():
+        value = options.get(key, allowed[0])
+        if value not in allowed:
+            raise GridError(f"variants.{network}.{key}: {value!r} is not one of {', '.join(allowed)}")
+        if value != allowed[0]:
+            parts.append(f"{key}-{value}")
+    for key, default in numbers.items():
+        value = float(options.get(key, default))
+        if value < 0:
+            raise GridError(f"variants.{network}.{key}: must be >= 0, got {value}")
+        if value != default:
+            parts.append(f"{key}-{format_number(value)}")
+    return "_".join(parts) or PAPER_VARIANT
+
+
+def variant_options(network: str, tag: str) -> dict[str, Any]:
+    """Inverse of `variant_tag`: every option of the network, with the tag's overrides."""
+    options: dict[str, Any] = {key: allowed[0] for key, allowed in VARIANT_CHOICES[network].items()}
+    options.update(VARIANT_NUMBERS[network])
+    if tag != PAPER_VARIANT:
+        for part in tag.split("_"):
+            key, _, value = part.partition("-")
+            options[key] = float(value) if key in VARIANT_NUMBERS[network] else value
+    if variant_tag(network, options) != tag:
+        raise GridError(f"{network}: {tag!r} is not a canonical variant name")
+    return options
+
+
+def check_cell(cell: Cell) -> None:
+    """Cross-field rules a JSON schema cannot express."""
+    options = cell.options
+    if cell.network == "custom" and options["cost"] == "crossentropy":
+        output = cell.activation if options["output"] == "hidden" else options["output"]
+        if output not in ("sigmoid", "softmax"):
+            raise GridError(
+                f"variants.custom: cost 'crossentropy' needs outputs in (0, 1): set output to sigmoid or "
+                f"softmax (the output layer would be {output})"
+            )
+
+
+def experiment_cells(config: Mapping[str, Any]) -> list[tuple[str, Cell]]:
+    """Every (experiment, cell) pair the config asks for, in config order."""
+    pairs = []
+    subset = config.get("subset") or {}
+    for name, experiment in config["experiments"].items():
+        for network in experiment.get("networks", config["networks"]):
+            variants = experiment.get("variants", {}).get(network, [{}])
+            for options, activation, learning_rate, batch_size, seed in itertools.product(
+                variants,
+                experiment.get("activations", config["activations"]),
+                experiment["learning_rates"],
+                experiment["batch_sizes"],
+                experiment.get("seeds", config["seeds"]),
+            ):
+                cell = Cell(
+                    network=network,
+                    activation=activation,
+                    learning_rate=float(learning_rate),
+                    batch_size=int(batch_size),
+                    seed=int(seed),
+                    epochs=int(experiment.get("epochs", config["epochs"])),
+                    hidden_units=int(config["hidden_units"]),
+                    protocol=experiment.get("protocol", "paper"),
+                    train_size=subset.get("train"),
+                    test_size=subset.get("test"),
+                    variant=variant_tag(network, options),
+                )
+                check_cell(cell)
+                pairs.append((name, cell))
+    return pairs
+
+
+def unique_cells(pairs: Iterable[tuple[str, Cell]]) -> list[Cell]:
+    """Each cell once, in first-requested order."""
+    return list(dict.fromkeys(cell for _, cell in pairs))
+
+
+def mirror_list(config: Mapping[str, Any]) -> list[str]:
+    """Configured mirrors, with `mnist_mirror` (from --config) tried first."""
+    mirrors = list(config["mnist"]["mirrors"])
+    if config.get("mnist_mirror"):
+        mirrors.insert(0, str(config["mnist_mirror"]))
+    return mirrors
