@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 NETWORKS = ("custom", "sklearn", "keras")
@@ -118,6 +120,14 @@ class Cell:
         return variant_options(self.network, self.variant)
 
     @classmethod
+    def from_path(cls, path: str | os.PathLike) -> "Cell":
+        """The cell a run file's path names (the inverse of `Cell.path`)."""
+        match = RUN_PATH_REGEX.search(Path(path).as_posix())
+        if not match:
+            raise GridError(f"{path} is not a run path like {RUN_PATTERN}")
+        return cls.from_wildcards(match.groupdict())
+
+    @classmethod
     def from_wildcards(cls, wildcards: Mapping[str, str]) -> "Cell":
         train, test = parse_data_tag(wildcards["data"])
         cell = cls(
@@ -137,6 +147,22 @@ class Cell:
         if any(canonical[key] != str(wildcards[key]) for key in canonical):
             raise GridError(f"non-canonical run name {dict(wildcards)}; expected {canonical}")
         return cell
+
+
+def _run_path_regex() -> re.Pattern:
+    """RUN_STEM as a regex with one named group per wildcard, anchored at runs/."""
+    pattern = re.escape("runs/" + RUN_STEM + ".json")
+    for name, constraint in WILDCARD_CONSTRAINTS.items():
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>{constraint})", 1)
+    return re.compile(r"(?:^|/)" + pattern + "$")
+
+
+RUN_PATH_REGEX = _run_path_regex()
+
+
+def relative_cost(epochs: int, train_size: int | None, batch_size: int) -> int:
+    """Mini-batch steps in a whole run: what its run time is roughly proportional to."""
+    return epochs * -(-(train_size or MNIST_TRAIN_SIZE) // batch_size)
 
 
 def format_number(value: float) -> str:

@@ -35,6 +35,43 @@ def run_files():
     return [cell.path for cell in CELLS]
 
 
+def for_network(pattern, network):
+    """A run path pattern with the network filled in (one training rule per network)."""
+    return pattern.replace("{network}", network)
+
+
+def source_file(relative):
+    """A module of ours as a path relative to the working directory.
+
+    Relative, so that moving the repository together with its results does not
+    change Snakemake's record of the inputs (and so trigger reruns).
+    """
+    return os.path.relpath(PYTHON_SOURCE / "mnist_lr_batch" / relative)
+
+
+# The code that determines a run's numbers: a training job depends on it as an
+# input, so editing a network's module reruns exactly that network's jobs
+# (Snakemake's own code trigger sees only the shell command, not the modules it
+# imports). Naming code (grid.py) and plumbing (atomic.py, train.py) are left
+# out: editing them cannot change a result.
+SHARED_TRAINING_CODE = ["training.py", "data.py", "initial_weights.py"]
+NETWORK_CODE = {
+    "custom": "networks/custom.py",
+    "sklearn": "networks/sklearn_mlp.py",
+    "keras": "networks/keras_mlp.py",
+}
+
+
+def training_code(network):
+    return [source_file(name) for name in [*SHARED_TRAINING_CODE, NETWORK_CODE[network]]]
+
+
+def run_priority(wildcards):
+    """Start the longest jobs (small batches, many epochs) first: no long tail at the end."""
+    train_size, _ = grid.parse_data_tag(wildcards.data)
+    return grid.relative_cost(int(wildcards.epochs), train_size, int(wildcards.batch_size))
+
+
 def mirror_arguments(wildcards, output):
     """--mirror options for fetch_mnist, local mirror first.
 

@@ -1,0 +1,213 @@
+"""The paper's custom network: Michael Nielsen's network.py, vectorised over the mini-batch.
+
+Semantics kept from network.py as the paper used it: weights and biases drawn
+from N(0, 1); the activation applied in every layer, the output layer included;
+quadratic cost; plain mini-batch SGD with the gradient averaged over the
+mini-batch (w -= eta / m * sum of per-sample gradients); a reshuffle every epoch.
+Where network.py loops over the samples of a mini-batch, this computes the whole
+mini-batch with matrix products; the maths is the same (a test checks it).
+
+Controlled variants (for the paper's open questions) change the output layer,
+the cost and the initialisation. NumPy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnist_lr_batch.initial_weights import matched_weights
+
+DTYPE = np.float32  # chosen by measurement, see benchmarks/RESULTS.md
+N_CLASSES = 10
+
+
+# Activations, written to work in place. Their derivatives are expressed through
+# the activation's output a = f(z), which is what backpropagation has at hand.
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    # 1 / (1 + exp(-z)) without overflow warnings for large |z|.
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def sigmoid_prime(a: np.ndarray) -> np.ndarray:
+    return a * (1 - a)
+
+
+def tanh(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.tanh(z, out=out)
+
+
+def tanh_prime(a: np.ndarray) -> np.ndarray:
+    return 1 - a * a
+
+
+def relu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.maximum(z, 0, out=out)
+
+
+def relu_prime(a: np.ndarray) -> np.ndarray:
+    return (a > 0).astype(a.dtype)
+
+
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+ACTIVATIONS = {"sigmoid": (sigmoid, sigmoid_prime), "tanh": (tanh, tanh_prime), "relu": (relu, relu_prime)}
+OUTPUTS = {**ACTIVATIONS, "softmax": (softmax, None)}
+
+
+def initial_parameters(
+    init: str, sizes: tuple[int, ...], rng: np.random.Generator, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Weights (n_out, n_in) and biases (n_out,) per layer, float64."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    if init == "normal":  # network.py: biases, then weights, all N(0, 1)
+        biases = [rng.standard_normal(n_out) for _, n_out in pairs]
+        weights = [rng.standard_normal((n_out, n_in)) for n_in, n_out in pairs]
+        return weights, biases
+    if init == "matched":
+        shared = matched_weights(seed, sizes)
+        return [kernel.T.copy() for kernel, _ in shared], [bias.copy() for _, bias in shared]
+    if init == "glorot":
+        draw = lambda n_in, n_out: rng.uniform(-1, 1, (n_out, n_in)) * np.sqrt(6.0 / (n_in + n_out))  # noqa: E731
+    elif init == "he":
+        draw = lambda n_in, n_out: rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)  # noqa: E731
+    else:
+        raise ValueError(f"init must be normal, glorot, he or matched, got {init!r}")
+    return [draw(n_in, n_out) for n_in, n_out in pairs], [np.zeros(n_out) for _, n_out in pairs]
+
+
+class CustomNetwork:
+    """A fully connected network trained by mini-batch SGD, one row per sample."""
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] = (784, 30, 10),
+        activation: str = "sigmoid",
+        *,
+        output: str = "hidden",
+        cost: str = "quadratic",
+        init: str = "normal",
+        seed: int = 0,
+        dtype: type = DTYPE,
+    ):
+        if len(sizes) != 3:
+            raise ValueError(f"sizes must be (inputs, hidden, outputs), got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        output_name = activation if output == "hidden" else output
+        if output_name not in OUTPUTS:
+            raise ValueError(f"output must be hidden, sigmoid or softmax, got {output!r}")
+        if cost not in ("quadratic", "crossentropy"):
+            raise ValueError(f"cost must be quadratic or crossentropy, got {cost!r}")
+        if cost == "crossentropy" and output_name not in ("sigmoid", "softmax"):
+            raise ValueError(f"cost 'crossentropy' needs a sigmoid or softmax output layer, got {output_name!r}")
+        self.sizes, self.cost, self.dtype = sizes, cost, np.dtype(dtype)
+        self.hidden, self.hidden_prime = ACTIVATIONS[activation]
+        self.output_name = output_name
+        self.output, self.output_prime = OUTPUTS[output_name]
+        self.rng = np.random.default_rng(seed)
+        weights, biases = initial_parameters(init, sizes, self.rng, seed)
+        self.weights = [w.astype(self.dtype) for w in weights]
+        self.biases = [b.astype(self.dtype) for b in biases]
+
+    def feedforward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hidden and output activations for a batch of rows."""
+        (w1, w2), (b1, b2) = self.weights, self.biases
+        hidden = self.hidden(np.add(x @ w1.T, b1))
+        return hidden, self.output(np.add(hidden @ w2.T, b2))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.feedforward(x)[1].argmax(axis=1)
+
+    def output_delta(self, a2: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """dC/dz of the output layer per sample, and the cost summed over the batch."""
+        error = a2 - y
+        if self.cost == "crossentropy":
+            # For sigmoid outputs with Nielsen's cross-entropy and for softmax with
+            # the log-likelihood, the derivative w.r.t. z is simply a - y.
+            if self.output_name == "softmax":
+                cost = -np.log(np.maximum(a2[y > 0], 1e-300)).sum()
+            else:
+                cost = -np.nan_to_num(y * np.log(a2) + (1 - y) * np.log(1 - a2)).sum()
+            return error, float(cost)
+        cost = 0.5 * float(np.vdot(error, error))
+        if self.output_prime is None:  # softmax with quadratic cost: multiply by the Jacobian
+            return a2 * (error - (error * a2).sum(axis=1, keepdims=True)), cost
+        return error * self.output_prime(a2), cost
+
+    def gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+        """Weight and bias gradients summed over the batch (rows of x, one-hot y), and the summed cost."""
+        (_, w2) = self.weights
+        hidden, out = self.feedforward(x)
+        delta2, cost = self.output_delta(out, y)
+        delta1 = (delta2 @ w2) * self.hidden_prime(hidden)
+        return [delta1.T @ x, delta2.T @ hidden], [delta1.sum(axis=0), delta2.sum(axis=0)], cost
+
+    def update_mini_batch(self, x: np.ndarray, y: np.ndarray, learning_rate: float) -> float:
+        """One SGD step on the mini-batch; returns its summed cost (before the step)."""
+        grad_w, grad_b, cost = self.gradients(x, y)
+        step = self.dtype.type(learning_rate / len(x))
+        for parameter, gradient in zip(self.weights + self.biases, grad_w + grad_b):
+            parameter -= step * gradient
+        return cost
+
+    def train_epoch(self, x: np.ndarray, y_onehot: np.ndarray, batch_size: int, learning_rate: float) -> float:
+        """Shuffle, then one SGD step per mini-batch; returns the mean cost per sample."""
+        order = self.rng.permutation(len(x))
+        total = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, len(x), batch_size):
+                batch = order[start : start + batch_size]
+                total += self.update_mini_batch(x[batch], y_onehot[batch], learning_rate)
+        return total / len(x)
+
+
+def one_hot(labels: np.ndarray, dtype) -> np.ndarray:
+    encoded = np.zeros((len(labels), N_CLASSES), dtype=dtype)
+    encoded[np.arange(len(labels)), labels] = 1
+    return encoded
+
+
+class CustomTrainer:
+    """Binds a CustomNetwork to one run's data and hyperparameters."""
+
+    def __init__(self, network: CustomNetwork, x: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float):
+        self.network, self.x, self.batch_size, self.learning_rate = network, x, batch_size, learning_rate
+        self.y_onehot = one_hot(y, network.dtype)
+
+    def train_epoch(self) -> float:
+        return self.network.train_epoch(self.x, self.y_onehot, self.batch_size, self.learning_rate)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.network.predict(x)
+
+
+def configure(threads: int) -> None:
+    """BLAS threads are pinned by the environment before NumPy is imported (see train.py)."""
+
+
+def build(cell, split) -> CustomTrainer:
+    options = cell.options
+    network = CustomNetwork(
+        (split.x_train.shape[1], cell.hidden_units, N_CLASSES),
+        cell.activation,
+        output=options["output"],
+        cost=options["cost"],
+        init=options["init"],
+        seed=cell.seed,
+        dtype=split.x_train.dtype,
+    )
+    return CustomTrainer(network, split.x_train, split.y_train, cell.batch_size, cell.learning_rate)
+
+
+def library_versions() -> dict[str, str]:
+    return {"numpy": np.__version__}
