@@ -59,3 +59,13 @@ def workdir_with_data(tmp_path, decoded_data) -> Path:
     """A fresh workdir that starts with the decoded data already in place."""
     shutil.copytree(decoded_data / "resources", tmp_path / "resources", copy_function=shutil.copy2)
     return tmp_path
+
+
+def require(module_name: str):
+    """Import a module the test needs; skip locally if it is missing, fail in CI."""
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        skip_or_fail(f"{module_name} cannot be imported ({error})")

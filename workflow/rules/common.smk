@@ -7,15 +7,16 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # The rules run `python -m mnist_lr_batch.<step>`; the package lives in workflow/.
+# Jobs see exactly this package (not whatever PYTHONPATH the user has set), in
+# plain, conda and cluster runs alike; bash's strict mode is kept.
 PYTHON_SOURCE = Path(workflow.basedir) / "workflow"
 sys.path.insert(0, str(PYTHON_SOURCE))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(PYTHON_SOURCE), os.environ.get("PYTHONPATH")])
+shell.prefix(
+    f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PYTHON_SOURCE))}; "
 )
 
 from mnist_lr_batch import grid
 from mnist_lr_batch.fetch import MNIST_FILES
-
 
 validate(config, "../../config/schema.yaml")
 try:
@@ -26,8 +27,8 @@ CELLS = grid.unique_cells(EXPERIMENT_CELLS)
 
 
 wildcard_constraints:
-    name="|".join(MNIST_FILES),
     **grid.WILDCARD_CONSTRAINTS,
+    name="|".join(MNIST_FILES),
 
 
 def run_files():
@@ -63,13 +64,17 @@ NETWORK_CODE = {
 
 
 def training_code(network):
-    return [source_file(name) for name in [*SHARED_TRAINING_CODE, NETWORK_CODE[network]]]
+    return [
+        source_file(name) for name in [*SHARED_TRAINING_CODE, NETWORK_CODE[network]]
+    ]
 
 
 def run_priority(wildcards):
     """Start the longest jobs (small batches, many epochs) first: no long tail at the end."""
     train_size, _ = grid.parse_data_tag(wildcards.data)
-    return grid.relative_cost(int(wildcards.epochs), train_size, int(wildcards.batch_size))
+    return grid.relative_cost(
+        int(wildcards.epochs), train_size, int(wildcards.batch_size)
+    )
 
 
 def mirror_arguments(wildcards, output):

@@ -3,11 +3,11 @@ rule fetch_mnist:
         "resources/mnist/{name}",
     log:
         "logs/fetch_mnist/{name}.log",
+    conda:
+        "../../envs/numpy.yaml"
     params:
         mirrors=mirror_arguments,
         settings=fetch_settings,
-    conda:
-        "../../envs/numpy.yaml"
     shell:
         "python -m mnist_lr_batch.fetch --name {wildcards.name} --output {output} "
         "{params.mirrors} {params.settings} 2> {log}"

@@ -17,10 +17,10 @@ rule train_custom:
         for_network(grid.LOG_PATTERN, "custom"),
     benchmark:
         for_network(grid.BENCHMARK_PATTERN, "custom")
-    threads: 1
     priority: run_priority
     conda:
         "../../envs/numpy.yaml"
+    threads: 1
     shell:
         "python -m mnist_lr_batch.train --mnist {input.mnist} --output {output.run} "
         "--threads {threads} 2> {log}"
@@ -36,10 +36,10 @@ rule train_sklearn:
         for_network(grid.LOG_PATTERN, "sklearn"),
     benchmark:
         for_network(grid.BENCHMARK_PATTERN, "sklearn")
-    threads: 1
     priority: run_priority
     conda:
         "../../envs/sklearn.yaml"
+    threads: 1
     shell:
         "python -m mnist_lr_batch.train --mnist {input.mnist} --output {output.run} "
         "--threads {threads} 2> {log}"
@@ -55,10 +55,10 @@ rule train_keras:
         for_network(grid.LOG_PATTERN, "keras"),
     benchmark:
         for_network(grid.BENCHMARK_PATTERN, "keras")
-    threads: 1
     priority: run_priority
     conda:
         "../../envs/tensorflow.yaml"
+    threads: 1
     shell:
         "python -m mnist_lr_batch.train --mnist {input.mnist} --output {output.run} "
         "--threads {threads} 2> {log}"

@@ -1,0 +1,183 @@
+"""The custom network: Nielsen's maths, vectorised, checked against the per-sample computation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import prototype_problem, synthetic_split
+
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.networks import custom
+from mnist_lr_batch.networks.custom import CustomNetwork, one_hot
+from mnist_lr_batch.training import accuracy
+
+VARIANTS = [
+    # (hidden activation, output, cost)
+    ("sigmoid", "hidden", "quadratic"),  # the paper's network.py
+    ("tanh", "hidden", "quadratic"),
+    ("relu", "hidden", "quadratic"),
+    ("relu", "sigmoid", "quadratic"),
+    ("tanh", "softmax", "quadratic"),
+    ("relu", "sigmoid", "crossentropy"),
+    ("tanh", "softmax", "crossentropy"),
+]
+
+
+def per_sample_update(network: CustomNetwork, x: np.ndarray, y: np.ndarray, eta: float):
+    """network.py's update_mini_batch: backprop one column vector at a time, then average."""
+    hidden_f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+    hidden_df = {
+        "sigmoid": lambda z: hidden_f["sigmoid"](z) * (1 - hidden_f["sigmoid"](z)),
+        "tanh": lambda z: 1 - np.tanh(z) ** 2,
+        "relu": lambda z: (z > 0).astype(float),
+    }
+    activation = next(name for name, (f, _) in custom.ACTIVATIONS.items() if f is network.hidden)
+    output = network.output_name
+    weights = [w.copy() for w in network.weights]
+    biases = [b.reshape(-1, 1).copy() for b in network.biases]
+    nabla_w = [np.zeros_like(w) for w in weights]
+    nabla_b = [np.zeros_like(b) for b in biases]
+    for xi, yi in zip(x, y):
+        a0, target = xi.reshape(-1, 1), yi.reshape(-1, 1)
+        z1 = weights[0] @ a0 + biases[0]
+        a1 = hidden_f[activation](z1)
+        z2 = weights[1] @ a1 + biases[1]
+        if output == "softmax":
+            a2 = np.exp(z2 - z2.max()) / np.exp(z2 - z2.max()).sum()
+        else:
+            a2 = hidden_f[output](z2)
+        if network.cost == "crossentropy":
+            delta2 = a2 - target
+        elif output == "softmax":
+            jacobian = np.diagflat(a2) - a2 @ a2.T
+            delta2 = jacobian @ (a2 - target)
+        else:
+            delta2 = (a2 - target) * hidden_df[output](z2)
+        delta1 = (weights[1].T @ delta2) * hidden_df[activation](z1)
+        for nabla, gradient in zip(nabla_w + nabla_b, [delta1 @ a0.T, delta2 @ a1.T, delta1, delta2]):
+            nabla += gradient
+    m = len(x)
+    new_weights = [w - (eta / m) * nw for w, nw in zip(weights, nabla_w)]
+    new_biases = [(b - (eta / m) * nb).ravel() for b, nb in zip(biases, nabla_b)]
+    return new_weights, new_biases
+
+
+@pytest.mark.parametrize("activation, output, cost", VARIANTS)
+def test_vectorised_update_equals_per_sample_computation(activation, output, cost):
+    (x, y), _ = prototype_problem(n_train=10, n_features=12)
+    network = CustomNetwork((12, 7, 10), activation, output=output, cost=cost, seed=3, dtype=np.float64)
+    expected_weights, expected_biases = per_sample_update(network, x, one_hot(y, np.float64), eta=0.7)
+    network.update_mini_batch(x, one_hot(y, np.float64), 0.7)
+    for got, expected in zip(network.weights + network.biases, expected_weights + expected_biases):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def total_cost(network: CustomNetwork, x, y) -> float:
+    return network.output_delta(network.feedforward(x)[1], y)[1]
+
+
+@pytest.mark.parametrize("activation, output, cost", VARIANTS)
+def test_gradients_match_finite_differences(activation, output, cost):
+    (x, y), _ = prototype_problem(n_train=6, n_features=8, seed=1)
+    y = one_hot(y, np.float64)
+    network = CustomNetwork((8, 5, 10), activation, output=output, cost=cost, init="glorot", seed=2, dtype=np.float64)
+    grad_w, grad_b, _ = network.gradients(x, y)
+    rng = np.random.default_rng(0)
+    step = 1e-6
+    for parameter, gradient in zip(network.weights + network.biases, grad_w + grad_b):
+        for index in map(tuple, rng.integers(0, parameter.shape, size=(5, parameter.ndim))):
+            original = parameter[index]
+            parameter[index] = original + step
+            plus = total_cost(network, x, y)
+            parameter[index] = original - step
+            minus = total_cost(network, x, y)
+            parameter[index] = original
+            assert gradient[index] == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-7)
+
+
+def test_paper_initialisation_is_standard_normal():
+    network = CustomNetwork((784, 30, 10), "sigmoid", seed=0, dtype=np.float64)
+    weights = np.concatenate([w.ravel() for w in network.weights])
+    assert abs(weights.mean()) < 0.02 and abs(weights.std() - 1) < 0.02
+    assert all(b.std() > 0.5 for b in network.biases)  # biases are random too, not zero
+
+
+def test_learns_a_tiny_problem_and_the_loss_decreases():
+    split = synthetic_split(dtype=np.float64)
+    cell = Cell("custom", "sigmoid", 3.0, 10, seed=0, epochs=8, hidden_units=16)
+    trainer = custom.build(cell, split)
+    losses = [trainer.train_epoch() for _ in range(cell.epochs)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert accuracy(trainer.predict(split.x_test), split.y_test) > 0.8
+
+
+def trained_parameters(seed: int):
+    split = synthetic_split()
+    trainer = custom.build(Cell("custom", "tanh", 0.5, 20, seed=seed, epochs=2, hidden_units=8), split)
+    losses = [trainer.train_epoch() for _ in range(2)]
+    return losses, [p.copy() for p in trainer.network.weights + trainer.network.biases]
+
+
+def test_same_seed_same_result_different_seed_different_result():
+    losses_a, params_a = trained_parameters(seed=5)
+    losses_b, params_b = trained_parameters(seed=5)
+    losses_c, params_c = trained_parameters(seed=6)
+    assert losses_a == losses_b
+    assert all(np.array_equal(a, b) for a, b in zip(params_a, params_b))
+    assert losses_a != losses_c
+    assert not np.array_equal(params_a[0], params_c[0])
+
+
+def test_reshuffles_every_epoch():
+    network = CustomNetwork((4, 3, 10), "sigmoid", seed=0)
+    orders = [network.rng.permutation(50) for _ in range(2)]
+    assert not np.array_equal(*orders)
+
+
+def test_last_partial_mini_batch_is_averaged_over_its_own_size():
+    """network.py divides by len(mini_batch): 7 samples at batch size 5 are steps of 5 and 2."""
+    (x, y), _ = prototype_problem(n_train=7, n_features=6)
+    y = one_hot(y, np.float64)
+    network = CustomNetwork((6, 4, 10), "sigmoid", seed=1, dtype=np.float64)
+    reference = CustomNetwork((6, 4, 10), "sigmoid", seed=1, dtype=np.float64)
+    network.train_epoch(x, y, batch_size=5, learning_rate=1.0)
+    order = reference.rng.permutation(7)
+    reference.update_mini_batch(x[order[:5]], y[order[:5]], 1.0)
+    reference.update_mini_batch(x[order[5:]], y[order[5:]], 1.0)
+    for got, expected in zip(network.weights + network.biases, reference.weights + reference.biases):
+        np.testing.assert_allclose(got, expected, atol=1e-14)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(activation="softplus"), "activation must be one of"),
+    (dict(output="linear"), "output must be hidden, sigmoid or softmax"),
+    (dict(cost="hinge"), "cost must be quadratic or crossentropy"),
+    (dict(activation="relu", cost="crossentropy"), "needs a sigmoid or softmax output layer"),
+    (dict(init="zeros"), "init must be normal, glorot, he or matched"),
+])
+def test_bad_parameters_are_named(bad, message):
+    arguments = dict(activation="sigmoid") | bad
+    activation = arguments.pop("activation")
+    with pytest.raises(ValueError, match=message):
+        CustomNetwork((4, 3, 10), activation, **arguments)
+
+
+def test_training_imports_nothing_but_numpy_and_the_standard_library():
+    """Everything a custom run imports, checked in a fresh interpreter."""
+    program = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import mnist_lr_batch.train, mnist_lr_batch.training, mnist_lr_batch.data\n"
+        "from mnist_lr_batch.networks import network_module\n"
+        "network_module('custom')\n"
+        "third_party = {name.split('.')[0] for name in set(sys.modules) - before} - set(sys.stdlib_module_names)\n"
+        "print(sorted(third_party - {'mnist_lr_batch', 'numpy'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(custom.__file__).parents[2])})
+    assert result.stdout.strip() == "[]", result.stdout

@@ -1,0 +1,105 @@
+"""The grid: cells identified by their parameters, canonical paths, variants, config errors."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import REPO, run_snakemake
+
+from mnist_lr_batch.grid import Cell, GridError, experiment_cells, unique_cells, variant_options, variant_tag
+
+
+def load_config(name="config.yaml"):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def test_default_config_is_the_papers_144_runs():
+    config = load_config()
+    pairs = experiment_cells(config | {"subset": None})
+    cells = unique_cells(pairs)
+    assert len(pairs) == len(cells) == 144
+    by_experiment = {name: [cell for n, cell in pairs if n == name] for name in config["experiments"]}
+    assert {c.batch_size for c in by_experiment["learning_rate"]} == {10}
+    assert sorted({c.learning_rate for c in by_experiment["learning_rate"]}) == [0.001, 0.01, 0.1, 1, 2, 3, 4, 5]
+    assert {c.learning_rate for c in by_experiment["batch_size"]} == {0.1}
+    assert all(c.epochs == 30 and c.hidden_units == 30 and c.variant == "paper" for c in cells)
+
+
+def test_a_cell_asked_for_twice_is_trained_once():
+    config = load_config("quick.yaml")
+    pairs = experiment_cells(config)
+    assert len(pairs) == 18 and len(unique_cells(pairs)) == 9
+
+
+def test_path_round_trip_and_canonical_numbers():
+    cell = Cell("keras", "relu", 1, 10, seed=2, epochs=30, hidden_units=30, train_size=2000, test_size=None)
+    assert cell.path == "results/runs/keras/paper/paper_n2000-all/h30_ep30/relu/lr1.0_bs10_seed2.json"
+    assert Cell.from_path("/anywhere/" + cell.path) == cell
+    assert Cell("keras", "relu", 1.0, 10, 2, 30, 30).path == Cell("keras", "relu", 1, 10, 2, 30, 30).path
+    with pytest.raises(GridError, match="non-canonical"):
+        Cell.from_path("results/runs/keras/paper/paper_full/h30_ep30/relu/lr1.00_bs10_seed2.json")
+
+
+def test_variant_tags_name_only_what_differs_from_the_paper():
+    assert variant_tag("custom", {}) == "paper"
+    assert variant_tag("custom", {"output": "hidden", "cost": "quadratic"}) == "paper"
+    tag = variant_tag("custom", {"cost": "crossentropy", "output": "softmax", "init": "he"})
+    assert tag == "output-softmax_init-he_cost-crossentropy"
+    assert variant_options("custom", tag) == {"output": "softmax", "init": "he", "cost": "crossentropy"}
+    assert variant_tag("sklearn", {"momentum": 0, "alpha": 0}) == "momentum-0.0_alpha-0.0"
+    assert variant_options("sklearn", "momentum-0.0_alpha-0.0")["momentum"] == 0.0
+
+
+@pytest.mark.parametrize("network, options, message", [
+    ("custom", {"optimizer": "adam"}, "variants.custom: unknown option"),
+    ("custom", {"init": "zeros"}, "variants.custom.init: 'zeros' is not one of normal, glorot, he, matched"),
+    ("sklearn", {"momentum": -1}, "variants.sklearn.momentum: must be >= 0"),
+    ("keras", {"alpha": 0.1}, "variants.keras: unknown option"),
+])
+def test_bad_variants_are_named(network, options, message):
+    with pytest.raises(GridError, match=message):
+        variant_tag(network, options)
+
+
+def test_crossentropy_needs_a_probability_output():
+    config = load_config("quick.yaml")
+    config["experiments"] = {"bad": {"learning_rates": [0.1], "batch_sizes": [10], "networks": ["custom"],
+                                     "activations": ["relu"], "variants": {"custom": [{"cost": "crossentropy"}]}}}
+    with pytest.raises(GridError, match="cost 'crossentropy' needs outputs in"):
+        experiment_cells(config)
+
+
+def dry_run_with(tmp_path, **changes):
+    """A dry run of a copy of config/quick.yaml with some keys replaced."""
+    config = load_config("quick.yaml") | changes
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_snakemake(tmp_path, "--dry-run", "--configfile", str(path), check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def experiment(**changes):
+    return {"bad": {"learning_rates": [0.1], "batch_sizes": [10]} | changes}
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("changes, names", [
+    (dict(networks=["custom", "pytorch"]), "instance['networks'][1]"),
+    (dict(activations=[]), "instance['activations']"),
+    (dict(epochs=0), "instance['epochs']"),
+    (dict(experiments=experiment(learning_rates=[-0.1])), "instance['experiments']['bad']['learning_rates'][0]"),
+    (dict(experiments=experiment(batch_sizes=[0])), "instance['experiments']['bad']['batch_sizes'][0]"),
+    (dict(experiments=experiment(batch_sizes=[])), "instance['experiments']['bad']['batch_sizes']"),
+    (dict(epoch=5), "'epoch' was unexpected"),
+])
+def test_invalid_config_is_rejected_naming_the_key(tmp_path, changes, names):
+    returncode, output = dry_run_with(tmp_path, **changes)
+    assert returncode != 0
+    assert names in output
+
+
+@pytest.mark.workflow
+def test_grid_errors_reach_the_user(tmp_path):
+    returncode, output = dry_run_with(tmp_path, experiments=experiment(variants={"custom": [{"init": "zeros"}]}))
+    assert returncode != 0
+    assert "invalid config: variants.custom.init: 'zeros' is not one of" in output

@@ -1,0 +1,49 @@
+"""The Keras network: Keras defaults, plain SGD, seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import require
+from synthetic import synthetic_split
+
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.training import accuracy
+
+keras_mlp = require("mnist_lr_batch.networks.keras_mlp")
+
+
+def cell(**overrides) -> Cell:
+    settings = dict(network="keras", activation="sigmoid", learning_rate=0.5, batch_size=10, seed=0, epochs=2,
+                    hidden_units=16)
+    return Cell(**(settings | overrides))
+
+
+def test_architecture_and_optimizer_are_the_keras_defaults():
+    model = keras_mlp.build(cell(activation="tanh"), synthetic_split()).model
+    hidden, output = model.layers
+    assert (hidden.units, hidden.activation.__name__) == (16, "tanh")
+    assert (output.units, output.activation.__name__) == (10, "softmax")
+    assert type(hidden.kernel_initializer).__name__ == "GlorotUniform"
+    assert not np.any(hidden.get_weights()[1])  # zero biases
+    optimizer = model.optimizer
+    assert type(optimizer).__name__ == "SGD" and float(optimizer.momentum) == 0.0
+    assert np.isclose(float(optimizer.learning_rate), 0.5)
+
+
+def test_learns_and_the_loss_decreases():
+    split = synthetic_split()
+    trainer = keras_mlp.build(cell(epochs=6), split)
+    losses = [trainer.train_epoch() for _ in range(6)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert accuracy(trainer.predict(split.x_test), split.y_test) > 0.8
+
+
+def test_same_seed_same_result_different_seed_different_result():
+    split = synthetic_split()
+
+    def losses(seed):
+        trainer = keras_mlp.build(cell(seed=seed), split)
+        return [trainer.train_epoch() for _ in range(2)]
+
+    assert losses(3) == losses(3)
+    assert losses(3) != losses(4)

@@ -1,0 +1,102 @@
+"""The training driver: timing, best epoch, divergence, the run file, the entry point."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from synthetic import synthetic_split
+
+from mnist_lr_batch import train
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.training import train_and_evaluate, write_run
+
+
+class ScriptedTrainer:
+    """Returns scripted losses; predicts the true labels for the first `good` calls."""
+
+    def __init__(self, losses, accuracies, split):
+        self.losses, self.accuracies, self.split, self.epoch = list(losses), list(accuracies), split, 0
+
+    def train_epoch(self):
+        self.epoch += 1
+        return self.losses[self.epoch - 1]
+
+    def predict(self, x):
+        correct = int(round(self.accuracies[self.epoch - 1] * len(x)))
+        labels = self.split.y_test.copy()
+        labels[correct:] = (labels[correct:] + 1) % 10
+        return labels
+
+
+def scripted_run(losses, accuracies, epochs):
+    split = synthetic_split()
+    cell = Cell("custom", "relu", 1.0, 10, seed=0, epochs=epochs, hidden_units=8)
+    return train_and_evaluate(cell, split, lambda c, s: ScriptedTrainer(losses, accuracies, split))
+
+
+def test_best_epoch_is_one_based_and_earliest_on_ties():
+    result = scripted_run([1.0, 0.8, 0.7, 0.6], [0.5, 0.9, 0.9, 0.7], epochs=4)
+    assert result["best_epoch"] == 2
+    assert result["best_val_accuracy"] == pytest.approx(0.9)
+    assert result["final_val_accuracy"] == pytest.approx(0.7)
+    assert result["diverged"] is None and result["epochs_run"] == 4
+    assert len(result["epoch_seconds"]) == 4
+    assert result["train_seconds"] >= sum(result["epoch_seconds"])
+
+
+def test_divergence_stops_the_run_and_is_recorded(tmp_path):
+    result = scripted_run([1.0, 0.5, float("nan"), 0.1, 0.1], [0.3, 0.6, 0.1, 0.1, 0.1], epochs=5)
+    assert result["diverged"] == 3
+    assert result["epochs_run"] == 3 and len(result["val_accuracy"]) == 3
+    assert result["train_loss"] == [1.0, 0.5, None]
+    assert result["best_epoch"] == 2
+    path = tmp_path / "run.json"
+    write_run(result, path)  # strict JSON: no NaN
+    assert json.loads(path.read_text())["train_loss"][-1] is None
+
+
+def test_infinite_loss_is_divergence_too():
+    result = scripted_run([1.0, math.inf], [0.3, 0.1], epochs=2)
+    assert result["diverged"] == 2
+
+
+def fake_mnist(path, n_train=300, n_test=100):
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, n_train, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, n_test, dtype=np.uint8),
+    )
+    return path
+
+
+def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
+    mnist = fake_mnist(tmp_path / "mnist.npz")
+    cell = Cell("custom", "tanh", 0.5, 25, seed=1, epochs=2, hidden_units=12, train_size=200, test_size=50)
+    output = tmp_path / cell.path
+    assert train.main(["--mnist", str(mnist), "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    assert (result["network"], result["activation"], result["learning_rate"], result["batch_size"]) == (
+        "custom", "tanh", 0.5, 25)
+    assert (result["train_size"], result["test_size"], result["hidden_units"], result["epochs_run"]) == (200, 50, 12, 2)
+    assert result["versions"]["numpy"] == np.__version__ and result["threads"] == 1
+    expected_keys = {"val_accuracy", "train_loss", "epoch_seconds", "best_epoch", "best_val_accuracy",
+                     "final_val_accuracy", "train_seconds", "diverged", "seed", "epochs"}
+    assert expected_keys <= set(result)
+
+
+def test_entry_point_rejects_a_path_that_names_no_cell(tmp_path):
+    with pytest.raises(ValueError, match="is not a run path"):
+        train.main(["--mnist", str(fake_mnist(tmp_path / "m.npz")), "--output", str(tmp_path / "run.json")])
+
+
+def test_subset_larger_than_the_data_is_an_error(tmp_path):
+    mnist = fake_mnist(tmp_path / "mnist.npz")
+    cell = Cell("custom", "tanh", 0.5, 25, seed=1, epochs=1, hidden_units=12, train_size=5000, test_size=50)
+    with pytest.raises(ValueError, match="subset asks for 5000 training images but only 300 are available"):
+        train.main(["--mnist", str(mnist), "--output", str(tmp_path / cell.path)])
