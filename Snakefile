@@ -19,9 +19,15 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/results.smk"
 
 
 rule all:
     default_target: True
     input:
-        run_files(),
+        "results/runs.csv",
+        "results/epochs.csv",
+        "results/summary.csv",
+        "results/paper_comparison.csv",
+        "results/paper_comparison.md",
+        figure_files(),

@@ -51,3 +51,31 @@ def test_peak_memory_is_recorded_per_job(quick_run):
 def test_nothing_to_do_after_a_complete_run(quick_run):
     result = run_snakemake(quick_run, "--cores", "2", "--dry-run", "--configfile", QUICK)
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_tables_and_figures(quick_run):
+    import pandas as pd
+
+    results = quick_run / "results"
+    runs = pd.read_csv(results / "runs.csv")
+    assert len(runs) == 18 and runs["run_file"].nunique() == 9  # two experiments share the 9 cells
+    assert len(pd.read_csv(results / "epochs.csv")) == 9 * 2
+    assert len(pd.read_csv(results / "summary.csv")) == 18
+    comparison = pd.read_csv(results / "paper_comparison.csv")
+    assert len(comparison) == 18 and comparison["note"].str.contains("not the paper's settings").all()
+    assert (results / "paper_comparison.md").read_text().startswith("| experiment |")
+    expected = [f"accuracy_vs_{experiment}_{activation}" for experiment in ("learning_rate", "batch_size")
+                for activation in ("sigmoid", "tanh", "relu")]
+    expected += ["time_vs_learning_rate", "time_vs_batch_size"]
+    expected += [f"learning_curves_{network}" for network in ("custom", "sklearn", "keras")]
+    for name in expected:
+        for suffix in (".png", ".svg"):
+            assert (results / "figures" / f"{name}{suffix}").stat().st_size > 10_000, name
+
+
+def test_html_report(quick_run):
+    report = quick_run / "results" / "report.html"
+    run_snakemake(quick_run, "--configfile", QUICK, "--report", str(report))
+    html = report.read_text()
+    assert "accuracy_vs_learning_rate_sigmoid.png" in html and "paper_comparison.csv" in html
+    assert "first 2000 training and 500 test images" in html  # captions state the exact settings

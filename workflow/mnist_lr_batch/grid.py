@@ -259,6 +259,40 @@ def experiment_cells(config: Mapping[str, Any]) -> list[tuple[str, Cell]]:
     return pairs
 
 
+def x_axis(experiment: Mapping[str, Any]) -> str:
+    """The parameter an experiment sweeps, for its figures."""
+    if "x_axis" in experiment:
+        return experiment["x_axis"]
+    single_rate = len(experiment["learning_rates"]) == 1
+    return "batch_size" if single_rate and len(experiment["batch_sizes"]) > 1 else "learning_rate"
+
+
+def describe(config: Mapping[str, Any], name: str) -> str:
+    """The exact settings of one experiment, in words, for figure and table captions."""
+    experiment = config["experiments"][name]
+    subset = config.get("subset") or {}
+    data = (
+        "full MNIST (custom network: first 50,000 training images; scikit-learn and Keras: all 60,000; "
+        "10,000 test images)"
+        if not subset
+        else f"the first {subset.get('train', 'all')} training and {subset.get('test', 'all')} test images"
+    )
+    protocol = experiment.get("protocol", "paper")
+    protocol_text = (
+        "best epoch chosen on the test set, as in the paper"
+        if protocol == "paper"
+        else "best epoch chosen on the last 10,000 training images (held out); test accuracy at that epoch"
+    )
+    return (
+        f"networks {', '.join(experiment.get('networks', config['networks']))}; "
+        f"784-{config['hidden_units']}-10; activations {', '.join(experiment.get('activations', config['activations']))}; "
+        f"learning rates {', '.join(map(str, experiment['learning_rates']))}; "
+        f"batch sizes {', '.join(map(str, experiment['batch_sizes']))}; "
+        f"{experiment.get('epochs', config['epochs'])} epochs; seeds {', '.join(map(str, experiment.get('seeds', config['seeds'])))}; "
+        f"data: {data}; protocol {protocol} ({protocol_text})"
+    )
+
+
 def unique_cells(pairs: Iterable[tuple[str, Cell]]) -> list[Cell]:
     """Each cell once, in first-requested order."""
     return list(dict.fromkeys(cell for _, cell in pairs))

@@ -1,4 +1,6 @@
+import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -28,12 +30,53 @@ CELLS = grid.unique_cells(EXPERIMENT_CELLS)
 
 wildcard_constraints:
     **grid.WILDCARD_CONSTRAINTS,
+    experiment="|".join(map(re.escape, config["experiments"])),
     name="|".join(MNIST_FILES),
 
 
 def run_files():
     """Every run file the configured grid asks for, each cell once."""
     return [cell.path for cell in CELLS]
+
+
+def experiment_runs(wildcards):
+    """JSON for the aggregate step: each experiment's run files (a cell may serve several)."""
+    membership = {}
+    for experiment, cell in EXPERIMENT_CELLS:
+        membership.setdefault(experiment, []).append(cell.path)
+    return shlex.quote(json.dumps(membership))
+
+
+def experiment_settings(wildcards):
+    """The experiment's exact settings in words, for captions and figure titles."""
+    return grid.describe(config, wildcards.experiment)
+
+
+def all_settings(wildcards):
+    return " | ".join(
+        f"{name}: {grid.describe(config, name)}" for name in config["experiments"]
+    )
+
+
+def x_axis(wildcards):
+    return grid.x_axis(config["experiments"][wildcards.experiment])
+
+
+def figure_files():
+    """Every figure the configured grid yields (PNG; each has an SVG twin)."""
+    networks = dict.fromkeys(cell.network for cell in CELLS)
+    activations = dict.fromkeys(cell.activation for cell in CELLS)
+    figures = [f"results/figures/learning_curves_{network}.png" for network in networks]
+    for experiment, settings in config["experiments"].items():
+        figures.append(f"results/figures/time_vs_{experiment}.png")
+        for activation in settings.get("activations", activations):
+            figures.append(f"results/figures/accuracy_vs_{experiment}_{activation}.png")
+    return figures
+
+
+def repo_file(relative):
+    """A file of this repository (not of the working directory), relative to the working directory."""
+    return os.path.relpath(Path(workflow.basedir) / relative)
 
 
 def for_network(pattern, network):
@@ -47,7 +90,7 @@ def source_file(relative):
     Relative, so that moving the repository together with its results does not
     change Snakemake's record of the inputs (and so trigger reruns).
     """
-    return os.path.relpath(PYTHON_SOURCE / "mnist_lr_batch" / relative)
+    return repo_file(Path("workflow") / "mnist_lr_batch" / relative)
 
 
 # The code that determines a run's numbers: a training job depends on it as an

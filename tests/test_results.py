@@ -1,0 +1,173 @@
+"""Aggregation, the paper comparison and the figures, on small run files written here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, require
+
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.training import run_identity, write_run
+
+aggregate = require("mnist_lr_batch.aggregate")
+compare = require("mnist_lr_batch.compare")
+plots = require("mnist_lr_batch.plots")
+
+
+def fake_result(cell: Cell, accuracies, diverged=None, seconds=2.0):
+    epochs_run = len(accuracies)
+    best = int(np.argmax(accuracies)) + 1
+    losses = [1.0 / epoch for epoch in range(1, epochs_run + 1)]
+    if diverged:
+        losses[-1] = None
+    return {
+        **run_identity(cell), "train_size": 60000, "validation_size": 10000, "test_size": 10000,
+        "validation_set": "test", "val_accuracy": accuracies, "test_accuracy": accuracies, "train_loss": losses,
+        "epoch_seconds": [seconds / epochs_run] * epochs_run, "best_epoch": best,
+        "best_val_accuracy": accuracies[best - 1], "test_accuracy_at_best": accuracies[best - 1],
+        "final_val_accuracy": accuracies[-1], "epochs_run": epochs_run, "train_seconds": seconds,
+        "diverged": diverged, "threads": 1,
+    }
+
+
+@pytest.fixture
+def run_files(tmp_path, monkeypatch):
+    """Two experiments sharing one cell; three seeds for one cell; a diverged run."""
+    monkeypatch.chdir(tmp_path)
+    sweep = {}
+    for network, activation, rate, batch, seed, accuracies, diverged in [
+        ("keras", "sigmoid", 0.1, 10, 0, [0.90, 0.95, 0.96], None),
+        ("keras", "sigmoid", 0.1, 10, 1, [0.91, 0.94, 0.97], None),
+        ("keras", "sigmoid", 0.1, 10, 2, [0.92, 0.96, 0.95], None),
+        ("keras", "sigmoid", 5.0, 10, 0, [0.50, 0.60, 0.55], None),
+        ("custom", "relu", 5.0, 10, 0, [0.098, 0.098], 2),
+        ("custom", "sigmoid", 0.1, 25, 0, [0.80, 0.88, 0.87], None),
+    ]:
+        cell = Cell(network, activation, rate, batch, seed=seed, epochs=3, hidden_units=30)
+        write_run(fake_result(cell, accuracies, diverged), cell.path)
+        sweep[cell.path] = (rate, batch)
+    experiments = {
+        "learning_rate": [path for path, (rate, batch) in sweep.items() if batch == 10],
+        "batch_size": [path for path, (rate, batch) in sweep.items() if rate == 0.1],
+    }
+    return experiments
+
+
+def aggregated(experiments):
+    results = {path: aggregate.read_run(path) for paths in experiments.values() for path in paths}
+    runs = aggregate.runs_table(experiments, results)
+    return runs, aggregate.epochs_table(results), aggregate.summary_table(runs)
+
+
+def test_runs_table_has_one_row_per_run_per_experiment(run_files):
+    runs, epochs, _ = aggregated(run_files)
+    assert len(runs) == 5 + 4  # the three lr-0.1 batch-10 seeds serve both experiments
+    assert set(runs.columns) >= {"experiment", "network", "activation", "learning_rate", "batch_size", "seed", "epochs",
+                                 "best_epoch", "best_val_accuracy", "final_val_accuracy", "train_seconds", "diverged"}
+    diverged = runs[runs["network"] == "custom"].set_index("activation")["diverged"]
+    assert diverged["relu"] == 2 and pd.isna(diverged["sigmoid"])
+    assert len(epochs) == 3 * 5 + 2  # each run once, one row per epoch run
+    assert epochs[epochs["network"] == "custom"]["train_loss"].isna().sum() == 1
+
+
+def test_summary_across_seeds_with_a_t_interval(run_files):
+    _, _, summary = aggregated(run_files)
+    row = summary[(summary["experiment"] == "learning_rate") & (summary["network"] == "keras")
+                  & (summary["learning_rate"] == 0.1)].iloc[0]
+    best = np.array([0.96, 0.97, 0.96])
+    half_width = 4.302652729749464 * best.std(ddof=1) / math.sqrt(3)  # t(0.975, 2)
+    assert row["seeds"] == 3 and row["best_val_accuracy_n"] == 3
+    assert row["best_val_accuracy_mean"] == pytest.approx(best.mean())
+    assert row["best_val_accuracy_ci95_low"] == pytest.approx(best.mean() - half_width)
+    assert row["best_val_accuracy_ci95_high"] == pytest.approx(best.mean() + half_width)
+
+
+def test_one_seed_leaves_the_interval_empty(run_files):
+    _, _, summary = aggregated(run_files)
+    single = summary[summary["learning_rate"] == 5.0]
+    assert single["best_val_accuracy_ci95_low"].isna().all() and single["best_val_accuracy_sd"].isna().all()
+    assert (single["seeds"] == 1).all()
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (lambda path: path.write_text("{not json"), "not valid JSON"),
+    (lambda path: path.write_text(json.dumps({"network": "keras"})), "missing field"),
+    (lambda path: path.unlink(), "run file is missing"),
+])
+def test_malformed_or_missing_run_file_is_an_error_naming_it(run_files, corrupt, message):
+    from pathlib import Path
+
+    victim = Path(run_files["learning_rate"][0])
+    corrupt(victim)
+    with pytest.raises(aggregate.RunFileError, match=f"{victim}: {message}"):
+        aggregated(run_files)
+
+
+def test_inconsistent_epoch_lists_are_rejected(run_files):
+    from pathlib import Path
+
+    victim = Path(run_files["batch_size"][-1])
+    result = json.loads(victim.read_text())
+    result["val_accuracy"].pop()
+    victim.write_text(json.dumps(result))
+    with pytest.raises(aggregate.RunFileError, match="per-epoch lists disagree"):
+        aggregated(run_files)
+
+
+def test_aggregate_cli_fails_without_writing_tables(run_files, tmp_path):
+    from pathlib import Path
+
+    Path(run_files["learning_rate"][0]).write_text("[]")
+    outputs = [tmp_path / name for name in ("runs.csv", "epochs.csv", "summary.csv")]
+    code = aggregate.main(["--experiments", json.dumps(run_files), "--runs", str(outputs[0]),
+                           "--epochs", str(outputs[1]), "--summary", str(outputs[2])])
+    assert code == 1 and not any(path.exists() for path in outputs)
+
+
+def test_comparison_with_the_paper(run_files):
+    _, _, summary = aggregated(run_files)
+    reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
+    table = compare.comparison_table(summary, reported)
+    keras = table[(table["experiment"] == "learning_rate") & (table["network"] == "keras")].iloc[0]
+    assert keras["paper_best_percent"] == 96.92 and keras["our_at_learning_rate"] == 0.1
+    assert keras["our_best_percent"] == pytest.approx(100 * np.mean([0.96, 0.97, 0.96]))
+    assert keras["difference_pp"] == pytest.approx(keras["our_best_percent"] - 96.92)
+    assert keras["paper_inside_our_ci"] == "yes"
+    relu = table[(table["network"] == "custom") & (table["activation"] == "relu")].iloc[0]
+    assert math.isnan(relu["paper_best_percent"]) and "the paper omitted this network" in relu["note"]
+    custom = table[(table["experiment"] == "batch_size") & (table["network"] == "custom")].iloc[0]
+    assert custom["paper_inside_our_ci"] == "n/a (one seed)"
+    assert "not the paper's settings: 3 epochs" in custom["note"]
+    assert len(table) == 4  # only rows our config ran
+    markdown = compare.markdown(table)
+    assert markdown.count("\n") == len(table) + 2 and "| learning_rate | sigmoid | keras | 96.92 |" in markdown
+
+
+def test_figures_are_drawn_with_seeds_and_divergence(run_files, tmp_path):
+    runs, epochs, _ = aggregated(run_files)
+    reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
+    figures = {
+        "accuracy": plots.accuracy_figure(runs, reported, "learning_rate", "relu", "learning_rate"),
+        "accuracy_bs": plots.accuracy_figure(runs, reported, "batch_size", "sigmoid", "batch_size"),
+        "time": plots.time_figure(runs, "learning_rate", "learning_rate"),
+        "curves": plots.learning_curves_figure(epochs, "keras"),
+    }
+    relu_axis = figures["accuracy"].axes[0]
+    assert "diverged run" in [text.get_text() for text in relu_axis.get_legend().get_texts()][-1]
+    assert relu_axis.get_ylabel() == "best validation accuracy over epochs (%)"
+    assert "Paper's Figure 3" in relu_axis.get_title()
+    for name, figure in figures.items():
+        plots.save(figure, tmp_path / f"{name}.png", tmp_path / f"{name}.svg")
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / f"{name}.svg").stat().st_size > 1000
+
+
+def test_several_seeds_draw_error_bars(run_files):
+    runs, _, _ = aggregated(run_files)
+    reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
+    axis = plots.accuracy_figure(runs, reported, "learning_rate", "sigmoid", "learning_rate").axes[0]
+    assert axis.containers, "expected error bars for the three-seed cell"

@@ -1,0 +1,217 @@
+"""The paper's Figures 1-6 and more, from the tidy CSVs.
+
+One colour per network in every figure, as in the paper. Points are means over
+seeds with 95% confidence intervals when there are several seeds; diverged runs
+are marked, never dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mnist_lr_batch.aggregate import confidence_interval  # noqa: E402
+from mnist_lr_batch.atomic import atomic_path  # noqa: E402
+
+NETWORK_COLOURS = {"custom": "#1f77b4", "sklearn": "#ff7f0e", "keras": "#2ca02c"}
+NETWORK_NAMES = {"custom": "custom (Nielsen, NumPy)", "sklearn": "scikit-learn MLPClassifier", "keras": "TensorFlow/Keras"}
+ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+AXIS_LABELS = {"learning_rate": "learning rate (log scale)", "batch_size": "mini-batch size (images)"}
+LINESTYLES = ["-", "--", ":", "-."]
+PAPER_FIGURES = {("learning_rate", "sigmoid"): 1, ("learning_rate", "tanh"): 2, ("learning_rate", "relu"): 3,
+                 ("batch_size", "sigmoid"): 4, ("batch_size", "tanh"): 5, ("batch_size", "relu"): 6}
+
+
+def network_order(network: str, *rest) -> tuple:
+    """The paper's order (custom, scikit-learn, Keras), then the rest of the key."""
+    return (list(NETWORK_COLOURS).index(network), *rest)
+
+
+def set_x_axis(axis, values: pd.Series, x_axis: str) -> None:
+    if x_axis == "learning_rate":
+        axis.set_xscale("log")
+    else:
+        axis.set_xticks(sorted(values.unique()))
+    axis.set_xlabel(AXIS_LABELS[x_axis])
+
+
+def mean_and_interval(values: pd.Series) -> tuple[float, float, float]:
+    low, high = confidence_interval(values)
+    return values.mean(), low, high
+
+
+def settings_line(runs: pd.DataFrame) -> str:
+    """What was run, in one line, for titles and captions."""
+    def values(column):
+        return ", ".join(str(v) for v in sorted(runs[column].dropna().unique()))
+    return (f"784-{values('hidden_units')}-10, {values('epochs')} epochs, train {values('train_size')} / "
+            f"test {values('test_size')} images, {runs['seed'].nunique()} seed(s), protocol {values('protocol')}")
+
+
+def line_label(network: str, variant: str, protocol: str, show_variant: bool) -> str:
+    label = NETWORK_NAMES[network]
+    extras = [variant] if show_variant and variant != "paper" else []
+    extras += [f"{protocol} protocol"] if protocol != "paper" else []
+    return f"{label} [{', '.join(extras)}]" if extras else label
+
+
+def plot_series(axis, runs: pd.DataFrame, x_column: str, y_column: str, scale: float = 1.0) -> None:
+    """One line per (network, variant, protocol); means with 95% CI bars; diverged runs marked."""
+    show_variant = runs["variant"].nunique() > 1
+    lines = sorted(runs.groupby(["network", "variant", "protocol"]), key=lambda item: network_order(*item[0]))
+    for index, ((network, variant, protocol), group) in enumerate(lines):
+        points = group.groupby(x_column)[y_column].apply(mean_and_interval).apply(pd.Series)
+        points.columns = ["mean", "low", "high"]
+        colour = NETWORK_COLOURS[network]
+        style = LINESTYLES[index % len(LINESTYLES)] if show_variant else "-"
+        axis.plot(points.index, scale * points["mean"], style, marker="o", markersize=4, color=colour,
+                  label=line_label(network, variant, protocol, show_variant))
+        if points["low"].notna().any():
+            axis.errorbar(points.index, scale * points["mean"],
+                          yerr=[scale * (points["mean"] - points["low"]), scale * (points["high"] - points["mean"])],
+                          fmt="none", ecolor=colour, capsize=3, alpha=0.8)
+        diverged = group[group["diverged"].notna()]
+        if not diverged.empty:
+            axis.scatter(diverged[x_column], scale * diverged[y_column], marker="X", s=90, facecolors="none",
+                         edgecolors="red", linewidths=1.5, zorder=5)
+
+
+def mark_diverged_in_legend(axis, runs: pd.DataFrame) -> None:
+    if runs["diverged"].notna().any():
+        axis.scatter([], [], marker="X", s=90, facecolors="none", edgecolors="red", linewidths=1.5,
+                     label="diverged run (NaN/inf loss; training stopped)")
+
+
+def save(figure, png: Path, vector: Path | None = None) -> None:
+    """PNG (and SVG) written atomically."""
+    for path in filter(None, [png, vector]):
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=Path(path).suffix.lstrip("."), dpi=150, bbox_inches="tight")
+    plt.close(figure)
+
+
+def accuracy_figure(runs: pd.DataFrame, reported: pd.DataFrame, experiment: str, activation: str, x_axis: str):
+    data = runs[(runs["experiment"] == experiment) & (runs["activation"] == activation)]
+    figure, axis = plt.subplots(figsize=(7.5, 5))
+    plot_series(axis, data, x_axis, "best_val_accuracy", scale=100)
+    paper = reported[(reported["experiment"] == experiment) & (reported["activation"] == activation)
+                     & reported["best_val_accuracy_percent"].notna()]
+    for row in paper.itertuples():
+        if row.network in set(data["network"]):
+            axis.scatter(getattr(row, f"at_{x_axis}"), row.best_val_accuracy_percent, marker="*", s=220,
+                         color=NETWORK_COLOURS[row.network], edgecolors="black", linewidths=0.8, zorder=6)
+    if not paper.empty:
+        axis.scatter([], [], marker="*", s=220, color="white", edgecolors="black", label="paper's reported best")
+    mark_diverged_in_legend(axis, data)
+    set_x_axis(axis, data[x_axis], x_axis)
+    axis.set_ylim(0, 100)
+    axis.set_ylabel("best validation accuracy over epochs (%)")
+    figure_number = PAPER_FIGURES.get((experiment, activation))
+    prefix = f"Paper's Figure {figure_number}: " if figure_number else ""
+    axis.set_title(f"{prefix}accuracy by {x_axis.replace('_', ' ')}, {activation} activation\n"
+                   f"({settings_line(data)})", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower left")
+    return figure
+
+
+def time_figure(runs: pd.DataFrame, experiment: str, x_axis: str):
+    data = runs[runs["experiment"] == experiment]
+    activations = [a for a in ACTIVATIONS if a in set(data["activation"])]
+    figure, axes = plt.subplots(1, len(activations), figsize=(5 * len(activations), 4.5), sharey=True, squeeze=False)
+    for axis, activation in zip(axes[0], activations):
+        subset = data[data["activation"] == activation]
+        plot_series(axis, subset, x_axis, "train_seconds")
+        mark_diverged_in_legend(axis, subset)
+        set_x_axis(axis, subset[x_axis], x_axis)
+        axis.set_yscale("log")
+        axis.set_title(f"{activation} activation", fontsize=10)
+        axis.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("training time per run (s, log scale)")
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle(f"Execution time by {x_axis.replace('_', ' ')} (network built to last epoch, data loading "
+                    f"excluded)\n({settings_line(data)})", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def learning_curves_figure(epochs: pd.DataFrame, network: str):
+    data = epochs[epochs["network"] == network]
+    activations = [a for a in ACTIVATIONS if a in set(data["activation"])]
+    figure, axes = plt.subplots(1, len(activations), figsize=(5.5 * len(activations), 4.8), sharey=True,
+                                squeeze=False)
+    cell_columns = ["variant", "protocol", "learning_rate", "batch_size"]
+    for axis, activation in zip(axes[0], activations):
+        subset = data[data["activation"] == activation]
+        cells = list(subset.groupby(cell_columns, sort=True))
+        colours = plt.colormaps["viridis"](np.linspace(0, 0.95, max(len(cells), 1)))
+        for colour, ((variant, protocol, learning_rate, batch_size), group) in zip(colours, cells):
+            curve = group.groupby("epoch")["val_accuracy"].apply(mean_and_interval).apply(pd.Series)
+            curve.columns = ["mean", "low", "high"]
+            extras = "" if variant == "paper" and protocol == "paper" else f" [{variant}, {protocol}]"
+            axis.plot(curve.index, 100 * curve["mean"], color=colour, linewidth=1.2,
+                      label=f"lr {learning_rate:g}, batch {batch_size}{extras}")
+            if curve["low"].notna().any():
+                axis.fill_between(curve.index, 100 * curve["low"], 100 * curve["high"], color=colour, alpha=0.2)
+            stopped = group.groupby("run_file")["epoch"].max()
+            for run_file, last_epoch in stopped.items():
+                last = group[(group["run_file"] == run_file) & (group["epoch"] == last_epoch)]
+                if last_epoch < group["epoch"].max() or last["train_loss"].isna().any():
+                    axis.scatter(last_epoch, 100 * last["val_accuracy"].iloc[0], marker="X", s=70,
+                                 facecolors="none", edgecolors="red", zorder=5)
+        axis.set_ylim(0, 100)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlabel("epoch")
+        axis.set_title(f"{activation} activation", fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=6, ncol=2, loc="lower right")
+    axes[0][0].set_ylabel("validation accuracy (%)")
+    figure.suptitle(f"Learning curves, {NETWORK_NAMES[network]}: one line per grid cell "
+                    f"(red X: diverged, training stopped)\n({settings_line(data)})", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="figure", required=True)
+    accuracy = commands.add_parser("accuracy", help="accuracy vs the swept parameter, one activation")
+    accuracy.add_argument("--runs", type=Path, required=True)
+    accuracy.add_argument("--reported", type=Path, required=True)
+    accuracy.add_argument("--experiment", required=True)
+    accuracy.add_argument("--activation", required=True, choices=ACTIVATIONS)
+    timing = commands.add_parser("time", help="training time vs the swept parameter")
+    timing.add_argument("--runs", type=Path, required=True)
+    timing.add_argument("--experiment", required=True)
+    curves = commands.add_parser("curves", help="validation accuracy per epoch, one network")
+    curves.add_argument("--epochs", type=Path, required=True)
+    curves.add_argument("--network", required=True, choices=list(NETWORK_COLOURS))
+    for command in (accuracy, timing):
+        command.add_argument("--x-axis", required=True, choices=list(AXIS_LABELS))
+    for command in (accuracy, timing, curves):
+        command.add_argument("--png", type=Path, required=True)
+        command.add_argument("--svg", type=Path)
+    args = parser.parse_args(argv)
+    if args.figure == "accuracy":
+        figure = accuracy_figure(pd.read_csv(args.runs), pd.read_csv(args.reported), args.experiment,
+                                 args.activation, args.x_axis)
+    elif args.figure == "time":
+        figure = time_figure(pd.read_csv(args.runs), args.experiment, args.x_axis)
+    else:
+        figure = learning_curves_figure(pd.read_csv(args.epochs), args.network)
+    save(figure, args.png, args.svg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

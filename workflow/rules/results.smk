@@ -1,0 +1,138 @@
+# From run files to the study's tables, figures and the paper comparison.
+# Each step depends on its own module, so editing the plotting code redraws the
+# figures and retrains nothing.
+
+
+rule aggregate:
+    input:
+        runs=run_files(),
+        code=source_file("aggregate.py"),
+    output:
+        runs=report(
+            "results/runs.csv",
+            caption="../report/runs.rst",
+            category="Tables",
+            labels={"table": "runs (one row per run per experiment)"},
+        ),
+        epochs=report(
+            "results/epochs.csv",
+            caption="../report/epochs.rst",
+            category="Tables",
+            labels={"table": "epochs (one row per run per epoch)"},
+        ),
+        summary=report(
+            "results/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+            labels={"table": "summary (per cell across seeds)"},
+        ),
+    log:
+        "logs/aggregate.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        experiments=experiment_runs,
+        settings=all_settings,
+    shell:
+        "python -m mnist_lr_batch.aggregate --experiments {params.experiments} "
+        "--runs {output.runs} --epochs {output.epochs} --summary {output.summary} 2> {log}"
+
+
+rule compare_with_paper:
+    input:
+        summary="results/summary.csv",
+        reported=repo_file("config/paper_reported_best.csv"),
+        code=source_file("compare.py"),
+    output:
+        csv=report(
+            "results/paper_comparison.csv",
+            caption="../report/paper_comparison.rst",
+            category="Tables",
+            labels={"table": "comparison with the paper"},
+        ),
+        markdown="results/paper_comparison.md",
+    log:
+        "logs/compare_with_paper.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        settings=all_settings,
+    shell:
+        "python -m mnist_lr_batch.compare --summary {input.summary} --reported {input.reported} "
+        "--csv {output.csv} --markdown {output.markdown} 2> {log}"
+
+
+rule plot_accuracy:
+    input:
+        runs="results/runs.csv",
+        reported=repo_file("config/paper_reported_best.csv"),
+        code=[source_file("plots.py"), source_file("aggregate.py")],
+    output:
+        png=report(
+            "results/figures/accuracy_vs_{experiment}_{activation}.png",
+            caption="../report/accuracy.rst",
+            category="{experiment}",
+            subcategory="{activation}",
+            labels={"figure": "best accuracy", "activation": "{activation}"},
+        ),
+        svg="results/figures/accuracy_vs_{experiment}_{activation}.svg",
+    log:
+        "logs/plot_accuracy/{experiment}_{activation}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        x_axis=x_axis,
+        settings=experiment_settings,
+    shell:
+        "python -m mnist_lr_batch.plots accuracy --runs {input.runs} --reported {input.reported} "
+        "--experiment {wildcards.experiment} --activation {wildcards.activation} "
+        "--x-axis {params.x_axis} --png {output.png} --svg {output.svg} 2> {log}"
+
+
+rule plot_time:
+    input:
+        runs="results/runs.csv",
+        code=[source_file("plots.py"), source_file("aggregate.py")],
+    output:
+        png=report(
+            "results/figures/time_vs_{experiment}.png",
+            caption="../report/time.rst",
+            category="{experiment}",
+            subcategory="all activations",
+            labels={"figure": "execution time", "activation": "all"},
+        ),
+        svg="results/figures/time_vs_{experiment}.svg",
+    log:
+        "logs/plot_time/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        x_axis=x_axis,
+        settings=experiment_settings,
+    shell:
+        "python -m mnist_lr_batch.plots time --runs {input.runs} --experiment {wildcards.experiment} "
+        "--x-axis {params.x_axis} --png {output.png} --svg {output.svg} 2> {log}"
+
+
+rule plot_learning_curves:
+    input:
+        epochs="results/epochs.csv",
+        code=[source_file("plots.py"), source_file("aggregate.py")],
+    output:
+        png=report(
+            "results/figures/learning_curves_{network}.png",
+            caption="../report/learning_curves.rst",
+            category="Learning curves",
+            subcategory="{network}",
+            labels={"figure": "learning curves", "network": "{network}"},
+        ),
+        svg="results/figures/learning_curves_{network}.svg",
+    log:
+        "logs/plot_learning_curves/{network}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        settings=all_settings,
+    shell:
+        "python -m mnist_lr_batch.plots curves --epochs {input.epochs} --network {wildcards.network} "
+        "--png {output.png} --svg {output.svg} 2> {log}"
