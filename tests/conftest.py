@@ -34,10 +34,11 @@ def mnist_mirror() -> Path:
     return path
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the real `snakemake` on this repository's Snakefile in `workdir`."""
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900,
+                  snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
+    """Run the real `snakemake` on this repository's Snakefile (or a copy's) in `workdir`."""
     command = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
         "--directory", str(workdir), *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)

@@ -119,10 +119,14 @@ class CustomNetwork:
         self.biases = [b.astype(self.dtype) for b in biases]
 
     def feedforward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Hidden and output activations for a batch of rows."""
+        """Hidden and output activations for a batch of rows (computed in place, no temporaries)."""
         (w1, w2), (b1, b2) = self.weights, self.biases
-        hidden = self.hidden(np.add(x @ w1.T, b1))
-        return hidden, self.output(np.add(hidden @ w2.T, b2))
+        hidden = x @ w1.T
+        hidden += b1
+        self.hidden(hidden, out=hidden)
+        out = hidden @ w2.T
+        out += b2
+        return hidden, self.output(out, out=out)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.feedforward(x)[1].argmax(axis=1)
@@ -143,20 +147,29 @@ class CustomNetwork:
             return a2 * (error - (error * a2).sum(axis=1, keepdims=True)), cost
         return error * self.output_prime(a2), cost
 
-    def gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
-        """Weight and bias gradients summed over the batch (rows of x, one-hot y), and the summed cost."""
-        (_, w2) = self.weights
+    def backpropagate(self, x: np.ndarray, y: np.ndarray, scale: float = 1.0):
+        """Deltas of both layers times `scale`, the hidden activations, and the summed cost."""
         hidden, out = self.feedforward(x)
         delta2, cost = self.output_delta(out, y)
-        delta1 = (delta2 @ w2) * self.hidden_prime(hidden)
+        if scale != 1.0:
+            delta2 *= self.dtype.type(scale)  # every gradient is linear in delta2: scale once
+        delta1 = delta2 @ self.weights[1]
+        delta1 *= self.hidden_prime(hidden)
+        return delta1, delta2, hidden, cost
+
+    def gradients(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+        """Weight and bias gradients summed over the batch (rows of x, one-hot y), and the summed cost."""
+        delta1, delta2, hidden, cost = self.backpropagate(x, y)
         return [delta1.T @ x, delta2.T @ hidden], [delta1.sum(axis=0), delta2.sum(axis=0)], cost
 
     def update_mini_batch(self, x: np.ndarray, y: np.ndarray, learning_rate: float) -> float:
-        """One SGD step on the mini-batch; returns its summed cost (before the step)."""
-        grad_w, grad_b, cost = self.gradients(x, y)
-        step = self.dtype.type(learning_rate / len(x))
-        for parameter, gradient in zip(self.weights + self.biases, grad_w + grad_b):
-            parameter -= step * gradient
+        """One SGD step, w -= eta / m * (sum of per-sample gradients); returns the batch's summed cost."""
+        delta1, delta2, hidden, cost = self.backpropagate(x, y, scale=learning_rate / len(x))
+        (w1, w2), (b1, b2) = self.weights, self.biases
+        w2 -= delta2.T @ hidden
+        b2 -= delta2.sum(axis=0)
+        w1 -= delta1.T @ x
+        b1 -= delta1.sum(axis=0)
         return cost
 
     def train_epoch(self, x: np.ndarray, y_onehot: np.ndarray, batch_size: int, learning_rate: float) -> float:

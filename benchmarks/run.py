@@ -1,0 +1,255 @@
+"""Measure the speed of the three networks against naive baselines, side by side.
+
+    python benchmarks/run.py --quick      # ~3 min: 10,000 images, 1 epoch per measurement
+    python benchmarks/run.py              # full data, 2 epochs per measurement, parallelism check
+    python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
+
+Every measurement runs in its own process (thread pools can be set only once per
+process), baselines and fast paths alternate, and each pair is measured in the
+same run, so the ratios hold on a noisy shared machine. An epoch here is what
+the workflow times: one pass of training plus the evaluation on the test set.
+Needs resources/mnist.npz (run the data stage first, e.g.
+`snakemake --cores 2 -- resources/mnist.npz`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+PAIRS = {  # network: (baseline, fast path); the fast path is what the workflow runs
+    "custom": ("custom-per-sample", "custom-workflow"),
+    "sklearn": ("sklearn-defaults", "sklearn-workflow"),
+    "keras": ("keras-default-fit", "keras-workflow"),
+}
+EXTRA_VARIANTS = ["custom-workflow-float64"]
+
+
+# --------------------------------------------------------------------------- one measurement (a subprocess)
+def measure(variant: str, mnist: Path, images: int, epochs: int, threads: int | None, batch_size: int) -> dict:
+    """Time `epochs` epochs (train + test evaluation) of one variant; report seconds and accuracy."""
+    if threads is not None:
+        from mnist_lr_batch.train import pin_threads
+
+        pin_threads(threads)
+    network = variant.split("-")[0]
+    from mnist_lr_batch.data import load_split
+    from mnist_lr_batch.grid import Cell
+
+    learning_rate = {"custom": 3.0, "sklearn": 0.1, "keras": 0.1}[network]
+    cell = Cell(network, "sigmoid", learning_rate, batch_size, seed=0, epochs=epochs, hidden_units=30,
+                train_size=images)
+    import numpy as np
+
+    dtype = np.float64 if variant in ("custom-per-sample", "custom-workflow-float64", "sklearn-defaults") else np.float32
+    split = load_split(mnist, cell, dtype=dtype)
+    epoch_seconds, accuracy = [], None
+    step = make_variant(variant, cell, split, threads)
+    for _ in range(epochs):
+        started = time.perf_counter()
+        accuracy = step()
+        epoch_seconds.append(time.perf_counter() - started)
+    return {"variant": variant, "images": images, "epochs": epochs, "batch_size": batch_size, "threads": threads,
+            "epoch_seconds": epoch_seconds, "accuracy": accuracy}
+
+
+def make_variant(variant: str, cell, split, threads):
+    """A function that trains one epoch, evaluates on the test set and returns the accuracy."""
+    import numpy as np
+
+    def accuracy(predicted):
+        return float(np.mean(predicted == split.y_test))
+
+    if variant == "custom-per-sample":
+        from mnist_lr_batch.networks.custom import CustomNetwork, one_hot
+        from mnist_lr_batch.networks.reference import per_sample_epoch
+
+        network = CustomNetwork((784, 30, 10), "sigmoid", seed=0, dtype=np.float64)
+        y = one_hot(split.y_train, np.float64)
+        return lambda: (per_sample_epoch(network, split.x_train, y, cell.batch_size, cell.learning_rate),
+                        accuracy(network.predict(split.x_test)))[1]
+    if variant == "sklearn-defaults":
+        from sklearn.neural_network import MLPClassifier
+
+        classifier = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd",
+                                   learning_rate_init=cell.learning_rate, batch_size=cell.batch_size,
+                                   random_state=np.random.RandomState(0))
+        classes = np.arange(10)
+        return lambda: (classifier.partial_fit(split.x_train, split.y_train, classes=classes),
+                        classifier.score(split.x_test, split.y_test))[1]
+    if variant == "keras-default-fit":
+        from mnist_lr_batch.networks import keras_mlp
+
+        keras_mlp.keras.utils.set_random_seed(0)
+        model = keras_mlp.keras.Sequential([
+            keras_mlp.keras.Input(shape=(784,)),
+            keras_mlp.keras.layers.Dense(30, activation="sigmoid"),
+            keras_mlp.keras.layers.Dense(10, activation="softmax"),
+        ])
+        model.compile(optimizer=keras_mlp.keras.optimizers.SGD(learning_rate=cell.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return lambda: model.fit(split.x_train, split.y_train, batch_size=cell.batch_size, epochs=1, verbose=0,
+                                 validation_data=(split.x_test, split.y_test)).history["val_accuracy"][-1]
+    # The workflow's own path: the network module's configure() and build(), as mnist_lr_batch.train runs them.
+    from mnist_lr_batch.networks import network_module
+
+    module = network_module(cell.network)
+    module.configure(threads or 1)
+    trainer = module.build(cell, split)
+    return lambda: (trainer.train_epoch(), accuracy(trainer.predict(split.x_test)))[1]
+
+
+def run_measurement(variant, args, threads, batch_size=10, epochs=None) -> dict:
+    command = [sys.executable, __file__, "measure", variant, "--mnist", str(args.mnist), "--images",
+               str(args.images), "--epochs", str(epochs or args.epochs), "--batch-size", str(batch_size)]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{variant} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def per_epoch(measurement: dict) -> float:
+    """Median epoch time, the first epoch excluded when there are several (graph tracing, caches)."""
+    times = measurement["epoch_seconds"]
+    return statistics.median(times[1:] if len(times) > 1 else times)
+
+
+# --------------------------------------------------------------------------- the benchmark
+def ratios(args) -> list[dict]:
+    """Baseline and fast path of each network, alternating, `args.repeats` times."""
+    rows = []
+    for network, (baseline, fast) in PAIRS.items():
+        if args.networks and network not in args.networks:
+            continue
+        measured = {baseline: [], fast: []}
+        for variant in EXTRA_VARIANTS if network == "custom" else []:
+            measured[variant] = []
+        for _ in range(args.repeats):
+            for variant in measured:
+                threads = None if variant in ("sklearn-defaults", "keras-default-fit") else 1
+                measured[variant].append(run_measurement(variant, args, threads))
+                print(f"  {variant}: {per_epoch(measured[variant][-1]):.3f} s/epoch, "
+                      f"accuracy {measured[variant][-1]['accuracy']:.4f}", file=sys.stderr)
+        base_time = statistics.median(per_epoch(m) for m in measured[baseline])
+        for variant, results in measured.items():
+            time_per_epoch = statistics.median(per_epoch(m) for m in results)
+            rows.append({"network": network, "variant": variant, "seconds_per_epoch": time_per_epoch,
+                         "speedup_vs_baseline": base_time / time_per_epoch,
+                         "accuracy": [m["accuracy"] for m in results]})
+    return rows
+
+
+def parallelism(args) -> dict:
+    """Two 1-thread jobs side by side versus the same two jobs one after the other with 2 threads."""
+    variant, epochs = "keras-workflow", args.epochs + 1
+    started = time.perf_counter()
+    alone = [run_measurement(variant, args, threads=2, epochs=epochs) for _ in range(2)]
+    sequential_wall = time.perf_counter() - started
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda _: run_measurement(variant, args, threads=1, epochs=epochs), range(2)))
+    parallel_wall = time.perf_counter() - started
+    single = run_measurement(variant, args, threads=1, epochs=epochs)
+    return {
+        "variant": variant,
+        "two_jobs_one_after_the_other_2_threads_s": sequential_wall,
+        "two_jobs_side_by_side_1_thread_s": parallel_wall,
+        "epoch_s_alone_1_thread": per_epoch(single),
+        "epoch_s_alone_2_threads": statistics.mean(per_epoch(m) for m in alone),
+        "epoch_s_side_by_side_1_thread": statistics.mean(per_epoch(m) for m in together),
+    }
+
+
+def grid_wall_time(args) -> dict:
+    """The whole default grid from a warm data cache, `snakemake --cores 2`, in a scratch directory."""
+    import shutil
+
+    workdir = REPO / "benchmarks" / "out" / "grid"
+    shutil.rmtree(workdir, ignore_errors=True)
+    (workdir / "resources").mkdir(parents=True)
+    shutil.copy2(args.mnist, workdir / "resources" / "mnist.npz")
+    command = ["snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    import pandas as pd
+
+    runs = pd.read_csv(workdir / "results" / "runs.csv").drop_duplicates("run_file")
+    peaks = {}
+    for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
+        network = path.relative_to(workdir / "results" / "benchmarks").parts[0]
+        peak = float(pd.read_csv(path, sep="\t")["max_rss"].max())
+        peaks[network] = max(peaks.get(network, 0.0), peak)
+    return {"wall_seconds": wall, "runs": len(runs), "sum_train_seconds": float(runs["train_seconds"].sum()),
+            "peak_rss_mb": peaks, "workdir": str(workdir)}
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'network':8} {'variant':26} {'s/epoch':>9} {'speed-up':>9}  accuracy after the epochs (per repeat)")
+    for row in rows:
+        accuracies = ", ".join(f"{value:.4f}" for value in row["accuracy"])
+        print(f"{row['network']:8} {row['variant']:26} {row['seconds_per_epoch']:9.3f} "
+              f"{row['speedup_vs_baseline']:8.2f}x  {accuracies}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    one = sub.add_parser("measure", help=argparse.SUPPRESS)
+    one.add_argument("variant")
+    one.add_argument("--mnist", type=Path, required=True)
+    one.add_argument("--images", type=int, required=True)
+    one.add_argument("--epochs", type=int, required=True)
+    one.add_argument("--threads", type=int)
+    one.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="10,000 images, 1 epoch, 1 repeat")
+    parser.add_argument("--grid", action="store_true", help="also time the whole default grid")
+    parser.add_argument("--mnist", type=Path, default=REPO / "resources" / "mnist.npz")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--networks", nargs="*", choices=list(PAIRS))
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.command == "measure":
+        print(json.dumps(measure(args.variant, args.mnist, args.images, args.epochs, args.threads, args.batch_size)))
+        return 0
+    if not args.mnist.exists():
+        parser.error(f"{args.mnist} is missing: run `snakemake --cores 2 -- resources/mnist.npz` first")
+    args.images, args.epochs = (10_000, 1) if args.quick else (50_000, 2)
+    if args.quick:
+        args.repeats = 1
+    started = time.strftime("%Y-%m-%d %H:%M")
+    print(f"# {started} on {platform.node()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}), "
+          f"Python {platform.python_version()}; {args.images} training images, batch size 10, "
+          f"{args.epochs} epoch(s) per measurement, {args.repeats} repeat(s)")
+    rows = ratios(args)
+    print_table(rows)
+    report = {"started": started, "rows": rows}
+    if not args.quick:
+        report["parallelism"] = parallelism(args)
+        print(json.dumps(report["parallelism"], indent=1))
+    if args.grid:
+        report["grid"] = grid_wall_time(args)
+        print(json.dumps(report["grid"], indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
