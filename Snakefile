@@ -22,6 +22,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/results.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:

@@ -1,3 +1,10 @@
+# On a cluster these run on the login node: compute nodes often have no internet,
+# and neither step is worth a queue slot.
+localrules:
+    fetch_mnist,
+    decode_mnist,
+
+
 rule fetch_mnist:
     output:
         "resources/mnist/{name}",

@@ -1,6 +1,15 @@
 # From run files to the study's tables, figures and the paper comparison.
 # Each step depends on its own module, so editing the plotting code redraws the
-# figures and retrains nothing.
+# figures and retrains nothing. All of these take seconds: on a cluster they run
+# on the login node instead of waiting in the queue.
+
+
+localrules:
+    aggregate,
+    compare_with_paper,
+    plot_accuracy,
+    plot_time,
+    plot_learning_curves,
 
 
 rule aggregate:
