@@ -1,7 +1,7 @@
 """Measure the speed of the three networks against naive baselines, side by side.
 
-    python benchmarks/run.py --quick      # ~3 min: 10,000 images, 1 epoch per measurement
-    python benchmarks/run.py              # full data, 2 epochs per measurement, parallelism check
+    python benchmarks/run.py --quick      # ~3 min: 10,000 images, 2 epochs per measurement
+    python benchmarks/run.py              # ~15 min: 50,000 images, 3 epochs, 2 repeats, parallelism check
     python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
 
 Every measurement runs in its own process (thread pools can be set only once per
@@ -36,7 +36,8 @@ EXTRA_VARIANTS = ["custom-workflow-float64"]
 
 
 # --------------------------------------------------------------------------- one measurement (a subprocess)
-def measure(variant: str, mnist: Path, images: int, epochs: int, threads: int | None, batch_size: int) -> dict:
+def measure(variant: str, mnist: Path, images: int, epochs: int, threads: int | None, batch_size: int,
+            seed: int = 0) -> dict:
     """Time `epochs` epochs (train + test evaluation) of one variant; report seconds and accuracy."""
     if threads is not None:
         from mnist_lr_batch.train import pin_threads
@@ -47,20 +48,20 @@ def measure(variant: str, mnist: Path, images: int, epochs: int, threads: int | 
     from mnist_lr_batch.grid import Cell
 
     learning_rate = {"custom": 3.0, "sklearn": 0.1, "keras": 0.1}[network]
-    cell = Cell(network, "sigmoid", learning_rate, batch_size, seed=0, epochs=epochs, hidden_units=30,
+    cell = Cell(network, "sigmoid", learning_rate, batch_size, seed=seed, epochs=epochs, hidden_units=30,
                 train_size=images)
     import numpy as np
 
     dtype = np.float64 if variant in ("custom-per-sample", "custom-workflow-float64", "sklearn-defaults") else np.float32
     split = load_split(mnist, cell, dtype=dtype)
-    epoch_seconds, accuracy = [], None
+    epoch_seconds, accuracies = [], []
     step = make_variant(variant, cell, split, threads)
     for _ in range(epochs):
         started = time.perf_counter()
-        accuracy = step()
+        accuracies.append(step())
         epoch_seconds.append(time.perf_counter() - started)
     return {"variant": variant, "images": images, "epochs": epochs, "batch_size": batch_size, "threads": threads,
-            "epoch_seconds": epoch_seconds, "accuracy": accuracy}
+            "seed": seed, "epoch_seconds": epoch_seconds, "accuracy": accuracies[-1], "accuracies": accuracies}
 
 
 def make_variant(variant: str, cell, split, threads):
@@ -74,7 +75,7 @@ def make_variant(variant: str, cell, split, threads):
         from mnist_lr_batch.networks.custom import CustomNetwork, one_hot
         from mnist_lr_batch.networks.reference import per_sample_epoch
 
-        network = CustomNetwork((784, 30, 10), "sigmoid", seed=0, dtype=np.float64)
+        network = CustomNetwork((784, 30, 10), "sigmoid", seed=cell.seed, dtype=np.float64)
         y = one_hot(split.y_train, np.float64)
         return lambda: (per_sample_epoch(network, split.x_train, y, cell.batch_size, cell.learning_rate),
                         accuracy(network.predict(split.x_test)))[1]
@@ -83,14 +84,14 @@ def make_variant(variant: str, cell, split, threads):
 
         classifier = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd",
                                    learning_rate_init=cell.learning_rate, batch_size=cell.batch_size,
-                                   random_state=np.random.RandomState(0))
+                                   random_state=np.random.RandomState(cell.seed))
         classes = np.arange(10)
         return lambda: (classifier.partial_fit(split.x_train, split.y_train, classes=classes),
                         classifier.score(split.x_test, split.y_test))[1]
     if variant == "keras-default-fit":
         from mnist_lr_batch.networks import keras_mlp
 
-        keras_mlp.keras.utils.set_random_seed(0)
+        keras_mlp.keras.utils.set_random_seed(cell.seed)
         model = keras_mlp.keras.Sequential([
             keras_mlp.keras.Input(shape=(784,)),
             keras_mlp.keras.layers.Dense(30, activation="sigmoid"),
@@ -109,9 +110,10 @@ def make_variant(variant: str, cell, split, threads):
     return lambda: (trainer.train_epoch(), accuracy(trainer.predict(split.x_test)))[1]
 
 
-def run_measurement(variant, args, threads, batch_size=10, epochs=None) -> dict:
+def run_measurement(variant, args, threads, batch_size=10, epochs=None, seed=0, images=None) -> dict:
     command = [sys.executable, __file__, "measure", variant, "--mnist", str(args.mnist), "--images",
-               str(args.images), "--epochs", str(epochs or args.epochs), "--batch-size", str(batch_size)]
+               str(images or args.images), "--epochs", str(epochs or args.epochs), "--batch-size", str(batch_size),
+               "--seed", str(seed)]
     if threads is not None:
         command += ["--threads", str(threads)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -175,6 +177,25 @@ def parallelism(args) -> dict:
     }
 
 
+def precision(args, seeds=(0, 1, 2, 3, 4), epochs=10) -> dict:
+    """float32 against float64 for the custom network (sigmoid, learning rate 3, batch size 10, 50,000 images):
+    do the accuracy curves differ by more than the spread between seeds?"""
+    import numpy as np
+
+    curves = {variant: np.array([run_measurement(variant, args, threads=1, epochs=epochs, seed=seed,
+                                                 images=50_000)["accuracies"] for seed in seeds])
+              for variant in ("custom-workflow", "custom-workflow-float64")}
+    float32, float64 = curves["custom-workflow"], curves["custom-workflow-float64"]
+    return {
+        "seeds": list(seeds), "epochs": epochs,
+        "best_accuracy_float32_mean_sd": [float(float32.max(1).mean()), float(float32.max(1).std(ddof=1))],
+        "best_accuracy_float64_mean_sd": [float(float64.max(1).mean()), float(float64.max(1).std(ddof=1))],
+        "largest_per_epoch_gap_between_mean_curves": float(np.abs(float32.mean(0) - float64.mean(0)).max()),
+        "typical_per_epoch_seed_sd": float(np.median(float64.std(0, ddof=1))),
+        "float32_curves": float32.tolist(), "float64_curves": float64.tolist(),
+    }
+
+
 def grid_wall_time(args) -> dict:
     """The whole default grid from a warm data cache, `snakemake --cores 2`, in a scratch directory."""
     import shutil
@@ -217,31 +238,41 @@ def main(argv=None) -> int:
     one.add_argument("--epochs", type=int, required=True)
     one.add_argument("--threads", type=int)
     one.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="10,000 images, 1 epoch, 1 repeat")
+    one.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="10,000 images, 2 epochs, 1 repeat")
     parser.add_argument("--grid", action="store_true", help="also time the whole default grid")
+    parser.add_argument("--precision", action="store_true",
+                        help="also compare float32 and float64 accuracy curves of the custom network over 5 seeds")
     parser.add_argument("--mnist", type=Path, default=REPO / "resources" / "mnist.npz")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--networks", nargs="*", choices=list(PAIRS))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--skip-ratios", action="store_true", help="only the --precision / --grid parts")
     args = parser.parse_args(argv)
     if args.command == "measure":
-        print(json.dumps(measure(args.variant, args.mnist, args.images, args.epochs, args.threads, args.batch_size)))
+        print(json.dumps(measure(args.variant, args.mnist, args.images, args.epochs, args.threads, args.batch_size,
+                                 args.seed)))
         return 0
     if not args.mnist.exists():
         parser.error(f"{args.mnist} is missing: run `snakemake --cores 2 -- resources/mnist.npz` first")
-    args.images, args.epochs = (10_000, 1) if args.quick else (50_000, 2)
+    args.images, args.epochs = (10_000, 2) if args.quick else (50_000, 3)
     if args.quick:
         args.repeats = 1
     started = time.strftime("%Y-%m-%d %H:%M")
     print(f"# {started} on {platform.node()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}), "
           f"Python {platform.python_version()}; {args.images} training images, batch size 10, "
           f"{args.epochs} epoch(s) per measurement, {args.repeats} repeat(s)")
-    rows = ratios(args)
-    print_table(rows)
-    report = {"started": started, "rows": rows}
-    if not args.quick:
+    report = {"started": started}
+    if not args.skip_ratios:
+        report["rows"] = ratios(args)
+        print_table(report["rows"])
+    if not (args.quick or args.skip_ratios):
         report["parallelism"] = parallelism(args)
         print(json.dumps(report["parallelism"], indent=1))
+    if args.precision:
+        report["precision"] = precision(args)
+        print(json.dumps({key: value for key, value in report["precision"].items() if "curves" not in key},
+                         indent=1))
     if args.grid:
         report["grid"] = grid_wall_time(args)
         print(json.dumps(report["grid"], indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import require
 from synthetic import synthetic_split
 
@@ -25,9 +26,25 @@ def test_architecture_and_optimizer_are_the_keras_defaults():
     assert (output.units, output.activation.__name__) == (10, "softmax")
     assert type(hidden.kernel_initializer).__name__ == "GlorotUniform"
     assert not np.any(hidden.get_weights()[1])  # zero biases
-    optimizer = model.optimizer
+    optimizer = keras_mlp.build(cell(), synthetic_split()).optimizer
     assert type(optimizer).__name__ == "SGD" and float(optimizer.momentum) == 0.0
-    assert np.isclose(float(optimizer.learning_rate), 0.5)
+    assert not optimizer.nesterov and np.isclose(float(optimizer.learning_rate), 0.5)
+
+
+def test_the_compiled_epoch_loop_gives_the_weights_fit_gives():
+    """Same batch order (fit without shuffling), same maths: the partial last batch included."""
+    split = synthetic_split()
+    trainer = keras_mlp.build(cell(batch_size=7, learning_rate=0.3), split)
+    keras = keras_mlp.keras
+    reference = keras_mlp.build_model(split.x_train.shape[1], 16, "sigmoid")
+    reference.set_weights(trainer.model.get_weights())
+    reference.compile(optimizer=keras.optimizers.SGD(learning_rate=0.3), loss="sparse_categorical_crossentropy")
+    history = reference.fit(split.x_train, split.y_train, batch_size=7, epochs=1, shuffle=False, verbose=0)
+    loss = trainer.train_epoch(order=np.arange(len(split.y_train)))
+    assert len(split.y_train) % 7 != 0
+    for got, expected in zip(trainer.model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert loss == pytest.approx(history.history["loss"][-1], rel=1e-3)
 
 
 def test_learns_and_the_loss_decreases():

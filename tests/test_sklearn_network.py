@@ -81,3 +81,22 @@ def test_plain_sgd_variant():
     variant = variant_tag("sklearn", {"momentum": 0, "alpha": 0})
     classifier = sklearn_mlp.build(cell(variant=variant), synthetic_split()).classifier
     assert classifier.momentum == 0.0 and classifier.alpha == 0.0
+
+
+def test_the_dense_fast_path_changes_no_number():
+    split = synthetic_split()
+    fast, plain = sklearn_mlp.build(cell(), split), sklearn_mlp.build(cell(), split)
+    fast.train_epoch(), fast.train_epoch()
+    for _ in range(2):
+        plain.classifier.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
+    for got, expected in zip(fast.classifier.coefs_ + fast.classifier.intercepts_,
+                             plain.classifier.coefs_ + plain.classifier.intercepts_):
+        np.testing.assert_array_equal(got, expected)
+    assert fast.classifier.loss_ == plain.classifier.loss_
+
+
+def test_the_fast_path_is_undone_after_each_epoch():
+    module = require("sklearn.neural_network._multilayer_perceptron")
+    originals = module._safe_indexing, module.safe_sparse_dot
+    sklearn_mlp.build(cell(), synthetic_split()).train_epoch()
+    assert (module._safe_indexing, module.safe_sparse_dot) == originals
