@@ -35,3 +35,4 @@ rule all:
         "results/paper_comparison.csv",
         "results/paper_comparison.md",
         figure_files(),
+        findings_files(),

@@ -11,27 +11,13 @@ import pytest
 from conftest import REPO, require
 
 from mnist_lr_batch.grid import Cell
-from mnist_lr_batch.training import run_identity, write_run
+from fake_runs import fake_result
+
+from mnist_lr_batch.training import write_run
 
 aggregate = require("mnist_lr_batch.aggregate")
 compare = require("mnist_lr_batch.compare")
 plots = require("mnist_lr_batch.plots")
-
-
-def fake_result(cell: Cell, accuracies, diverged=None, seconds=2.0):
-    epochs_run = len(accuracies)
-    best = int(np.argmax(accuracies)) + 1
-    losses = [1.0 / epoch for epoch in range(1, epochs_run + 1)]
-    if diverged:
-        losses[-1] = None
-    return {
-        **run_identity(cell), "train_size": 60000, "validation_size": 10000, "test_size": 10000,
-        "validation_set": "test", "val_accuracy": accuracies, "test_accuracy": accuracies, "train_loss": losses,
-        "epoch_seconds": [seconds / epochs_run] * epochs_run, "best_epoch": best,
-        "best_val_accuracy": accuracies[best - 1], "test_accuracy_at_best": accuracies[best - 1],
-        "final_val_accuracy": accuracies[-1], "epochs_run": epochs_run, "train_seconds": seconds,
-        "diverged": diverged, "threads": 1,
-    }
 
 
 @pytest.fixture

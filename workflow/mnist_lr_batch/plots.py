@@ -174,10 +174,37 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
         axis.set_xlabel("epoch")
         axis.set_title(f"{activation} activation", fontsize=10)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=6, ncol=2, loc="lower right")
+    # Every panel has the same cells: one legend, outside the plots, hides no curve.
+    handles, labels = max((axis.get_legend_handles_labels() for axis in axes[0]), key=lambda pair: len(pair[1]))
+    figure.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  ncol=1 if len(labels) <= 24 else 2, title="grid cell")
     axes[0][0].set_ylabel("validation accuracy (%)")
     figure.suptitle(f"Learning curves, {NETWORK_NAMES[network]}: one line per grid cell "
                     f"(red X: diverged, training stopped)\n({settings_line(data)})", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def optimism_figure(runs: pd.DataFrame, epochs: pd.DataFrame, experiment: str, x_axis: str):
+    """Held-out runs: the paper's number (best test accuracy over epochs) minus the unbiased one."""
+    best_test = epochs.groupby("run_file")["test_accuracy"].max()
+    data = runs[(runs["experiment"] == experiment) & (runs["protocol"] == "heldout")].copy()
+    data["optimism"] = data["run_file"].map(best_test) - data["test_accuracy_at_best"]
+    activations = [a for a in ACTIVATIONS if a in set(data["activation"])]
+    figure, axes = plt.subplots(1, len(activations), figsize=(5 * len(activations), 4.5), sharey=True, squeeze=False)
+    for axis, activation in zip(axes[0], activations):
+        subset = data[data["activation"] == activation]
+        plot_series(axis, subset, x_axis, "optimism", scale=100)
+        mark_diverged_in_legend(axis, subset)
+        set_x_axis(axis, subset[x_axis], x_axis)
+        axis.axhline(0, color="grey", linewidth=0.8)
+        axis.set_title(f"{activation} activation", fontsize=10)
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("paper's protocol minus held-out protocol\n(test accuracy, percentage points)")
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle("How optimistic is choosing the best epoch on the test set? (same runs: best test accuracy over "
+                    f"epochs minus test accuracy at the epoch chosen on held-out data)\n({settings_line(data)})",
+                    fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -193,12 +220,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     timing = commands.add_parser("time", help="training time vs the swept parameter")
     timing.add_argument("--runs", type=Path, required=True)
     timing.add_argument("--experiment", required=True)
+    optimism = commands.add_parser("optimism", help="paper's protocol minus held-out protocol, one experiment")
+    optimism.add_argument("--runs", type=Path, required=True)
+    optimism.add_argument("--epochs", type=Path, required=True)
+    optimism.add_argument("--experiment", required=True)
     curves = commands.add_parser("curves", help="validation accuracy per epoch, one network")
     curves.add_argument("--epochs", type=Path, required=True)
     curves.add_argument("--network", required=True, choices=list(NETWORK_COLOURS))
-    for command in (accuracy, timing):
+    for command in (accuracy, timing, optimism):
         command.add_argument("--x-axis", required=True, choices=list(AXIS_LABELS))
-    for command in (accuracy, timing, curves):
+    for command in (accuracy, timing, optimism, curves):
         command.add_argument("--png", type=Path, required=True)
         command.add_argument("--svg", type=Path)
     args = parser.parse_args(argv)
@@ -207,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  args.activation, args.x_axis)
     elif args.figure == "time":
         figure = time_figure(pd.read_csv(args.runs), args.experiment, args.x_axis)
+    elif args.figure == "optimism":
+        figure = optimism_figure(pd.read_csv(args.runs), pd.read_csv(args.epochs), args.experiment, args.x_axis)
     else:
         figure = learning_curves_figure(pd.read_csv(args.epochs), args.network)
     save(figure, args.png, args.svg)

@@ -56,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mnist_lr_batch.training import environment, train_and_evaluate, write_run
 
     cell = Cell.from_path(args.output)
+    if cell.network == "keras":
+        # Keras imports scikit-learn (if present) only for optional wrappers a Keras
+        # run never uses; skipping that saves a second per job, as in the
+        # tensorflow env, which has no scikit-learn at all.
+        sys.modules.setdefault("sklearn", None)
     network = network_module(cell.network)
     network.configure(args.threads)
     split = load_split(args.mnist, cell, dtype=network.DTYPE)

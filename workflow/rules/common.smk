@@ -71,7 +71,35 @@ def figure_files():
         figures.append(f"results/figures/time_vs_{experiment}.png")
         for activation in settings.get("activations", activations):
             figures.append(f"results/figures/accuracy_vs_{experiment}_{activation}.png")
+        if settings.get("protocol") == "heldout":
+            figures.append(f"results/figures/protocol_optimism_{experiment}.png")
     return figures
+
+
+def questions():
+    """Open question -> the experiments that answer it (config key `question`)."""
+    answered = {}
+    for experiment, settings in config["experiments"].items():
+        if "question" in settings:
+            answered.setdefault(settings["question"], []).append(experiment)
+    return answered
+
+
+def findings_files():
+    """results/findings.md, when the config asks an open question or uses the held-out protocol."""
+    heldout = any(
+        settings.get("protocol") == "heldout"
+        for settings in config["experiments"].values()
+    )
+    return ["results/findings.md"] if questions() or heldout else []
+
+
+def questions_json(wildcards):
+    return shlex.quote(json.dumps(questions()))
+
+
+def quoted_settings(wildcards):
+    return shlex.quote(all_settings(wildcards))
 
 
 def repo_file(relative):

@@ -10,6 +10,8 @@ localrules:
     plot_accuracy,
     plot_time,
     plot_learning_curves,
+    plot_optimism,
+    findings,
 
 
 rule aggregate:
@@ -145,3 +147,54 @@ rule plot_learning_curves:
     shell:
         "python -m mnist_lr_batch.plots curves --epochs {input.epochs} --network {wildcards.network} "
         "--png {output.png} --svg {output.svg} 2> {log}"
+
+
+rule plot_optimism:
+    input:
+        runs="results/runs.csv",
+        epochs="results/epochs.csv",
+        code=[source_file("plots.py"), source_file("aggregate.py")],
+    output:
+        png=report(
+            "results/figures/protocol_optimism_{experiment}.png",
+            caption="../report/optimism.rst",
+            category="{experiment}",
+            subcategory="all activations",
+            labels={"figure": "protocol optimism", "activation": "all"},
+        ),
+        svg="results/figures/protocol_optimism_{experiment}.svg",
+    log:
+        "logs/plot_optimism/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        x_axis=x_axis,
+        settings=experiment_settings,
+    shell:
+        "python -m mnist_lr_batch.plots optimism --runs {input.runs} --epochs {input.epochs} "
+        "--experiment {wildcards.experiment} --x-axis {params.x_axis} "
+        "--png {output.png} --svg {output.svg} 2> {log}"
+
+
+rule findings:
+    input:
+        runs="results/runs.csv",
+        epochs="results/epochs.csv",
+        code=[source_file("findings.py"), source_file("aggregate.py")],
+    output:
+        report(
+            "results/findings.md",
+            caption="../report/findings.rst",
+            category="Findings",
+            labels={"document": "answers to the paper's open questions"},
+        ),
+    log:
+        "logs/findings.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        questions=questions_json,
+        settings=quoted_settings,
+    shell:
+        "python -m mnist_lr_batch.findings --runs {input.runs} --epochs {input.epochs} "
+        "--questions {params.questions} --settings {params.settings} --output {output} 2> {log}"
