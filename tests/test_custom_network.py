@@ -42,7 +42,8 @@ def test_vectorised_update_equals_per_sample_computation(activation, output, cos
 
 
 def total_cost(network: CustomNetwork, x, y) -> float:
-    return network.output_delta(network.feedforward(x)[1], y)[1]
+    _, logits, out = network.feedforward(x)
+    return network.cost(logits, out, y)
 
 
 @pytest.mark.parametrize("activation, output, cost", VARIANTS)
@@ -145,3 +146,15 @@ def test_training_imports_nothing_but_numpy_and_the_standard_library():
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(Path(custom.__file__).parents[2])})
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.parametrize("output, expected", [("softmax", 200.0), ("sigmoid", 200.0 + 9 * np.log(2))])
+def test_cross_entropy_stays_finite_when_a_probability_underflows(output, expected):
+    """A confident wrong answer in float32 is a large cost, not an infinite one (that would read as divergence)."""
+    network = CustomNetwork((4, 3, 10), "sigmoid", output=output, cost="crossentropy", dtype=np.float32)
+    logits = np.zeros((1, 10), dtype=np.float32)
+    logits[0, 3] = 200.0  # probability of every other class: exp(-200), which is 0 in float32
+    y = one_hot(np.array([5]), np.float32)
+    out = network.output(logits.copy())
+    cost = network.cost(logits, out, y)
+    assert np.isfinite(cost) and cost == pytest.approx(expected, rel=1e-5)

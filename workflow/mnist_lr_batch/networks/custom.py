@@ -109,7 +109,7 @@ class CustomNetwork:
             raise ValueError(f"cost must be quadratic or crossentropy, got {cost!r}")
         if cost == "crossentropy" and output_name not in ("sigmoid", "softmax"):
             raise ValueError(f"cost 'crossentropy' needs a sigmoid or softmax output layer, got {output_name!r}")
-        self.sizes, self.cost, self.dtype = sizes, cost, np.dtype(dtype)
+        self.sizes, self.cost_name, self.dtype = sizes, cost, np.dtype(dtype)
         self.hidden, self.hidden_prime = ACTIVATIONS[activation]
         self.output_name = output_name
         self.output, self.output_prime = OUTPUTS[output_name]
@@ -118,39 +118,52 @@ class CustomNetwork:
         self.weights = [w.astype(self.dtype) for w in weights]
         self.biases = [b.astype(self.dtype) for b in biases]
 
-    def feedforward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Hidden and output activations for a batch of rows (computed in place, no temporaries)."""
+    def feedforward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hidden activations, output pre-activations (logits) and output activations for a batch of rows."""
         (w1, w2), (b1, b2) = self.weights, self.biases
         hidden = x @ w1.T
         hidden += b1
         self.hidden(hidden, out=hidden)
-        out = hidden @ w2.T
-        out += b2
-        return hidden, self.output(out, out=out)
+        logits = hidden @ w2.T
+        logits += b2
+        return hidden, logits, self.output(logits)  # not in place: the cross-entropy is computed from logits
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.feedforward(x)[1].argmax(axis=1)
+        return self.feedforward(x)[2].argmax(axis=1)
 
-    def output_delta(self, a2: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-        """dC/dz of the output layer per sample, and the cost summed over the batch."""
-        error = a2 - y
-        if self.cost == "crossentropy":
+    def cost(self, logits: np.ndarray, out: np.ndarray, y: np.ndarray) -> float:
+        """The cost summed over the batch, computed so that it stays finite while the parameters are.
+
+        Cross-entropy is taken from the logits (a probability that underflows to 0 in
+        float32 must not turn a healthy run's loss infinite and so flag it as diverged).
+        """
+        if self.cost_name == "quadratic":
+            error = out - y
+            return 0.5 * float(np.vdot(error, error))
+        if self.output_name == "softmax":
+            shift = logits.max(axis=1, keepdims=True)
+            log_normaliser = np.log(np.exp(logits - shift).sum(axis=1)) + shift[:, 0]
+            return float((log_normaliser - (logits * y).sum(axis=1)).sum())
+        # Nielsen's CrossEntropyCost, -[y ln a + (1 - y) ln(1 - a)], with a = sigmoid(z).
+        return float((y * np.logaddexp(0, -logits) + (1 - y) * np.logaddexp(0, logits)).sum())
+
+    def output_delta(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """dC/dz of the output layer, per sample."""
+        error = out - y
+        if self.cost_name == "crossentropy":
             # For sigmoid outputs with Nielsen's cross-entropy and for softmax with
             # the log-likelihood, the derivative w.r.t. z is simply a - y.
-            if self.output_name == "softmax":
-                cost = -np.log(np.maximum(a2[y > 0], 1e-300)).sum()
-            else:
-                cost = -np.nan_to_num(y * np.log(a2) + (1 - y) * np.log(1 - a2)).sum()
-            return error, float(cost)
-        cost = 0.5 * float(np.vdot(error, error))
+            return error
         if self.output_prime is None:  # softmax with quadratic cost: multiply by the Jacobian
-            return a2 * (error - (error * a2).sum(axis=1, keepdims=True)), cost
-        return error * self.output_prime(a2), cost
+            return out * (error - (error * out).sum(axis=1, keepdims=True))
+        error *= self.output_prime(out)
+        return error
 
     def backpropagate(self, x: np.ndarray, y: np.ndarray, scale: float = 1.0):
         """Deltas of both layers times `scale`, the hidden activations, and the summed cost."""
-        hidden, out = self.feedforward(x)
-        delta2, cost = self.output_delta(out, y)
+        hidden, logits, out = self.feedforward(x)
+        cost = self.cost(logits, out, y)
+        delta2 = self.output_delta(out, y)
         if scale != 1.0:
             delta2 *= self.dtype.type(scale)  # every gradient is linear in delta2: scale once
         delta1 = delta2 @ self.weights[1]

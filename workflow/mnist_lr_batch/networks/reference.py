@@ -37,7 +37,7 @@ def backprop(network: CustomNetwork, hidden: str, x: np.ndarray, y: np.ndarray):
         a2 = np.exp(z2 - z2.max()) / np.exp(z2 - z2.max()).sum()
     else:
         a2 = FUNCTIONS[network.output_name][0](z2)
-    if network.cost == "crossentropy":
+    if network.cost_name == "crossentropy":
         delta2 = a2 - target
     elif network.output_name == "softmax":
         delta2 = (np.diagflat(a2) - a2 @ a2.T) @ (a2 - target)
