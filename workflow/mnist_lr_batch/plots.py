@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -135,6 +135,9 @@ def time_figure(runs: pd.DataFrame, experiment: str, x_axis: str):
         mark_diverged_in_legend(axis, subset)
         set_x_axis(axis, subset[x_axis], x_axis)
         axis.set_yscale("log")
+        # Plain seconds on the log axis ("60", not "6 x 10^1").
+        axis.yaxis.set_major_formatter(ScalarFormatter())
+        axis.yaxis.set_minor_formatter(ScalarFormatter())
         axis.set_title(f"{activation} activation", fontsize=10)
         axis.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("training time per run (s, log scale)")
