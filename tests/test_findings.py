@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from conftest import require
 from fake_runs import fake_result
@@ -61,7 +62,7 @@ QUESTIONS = {"relu": ["relu_ablation"], "initialisation": ["initialisation"],
 def test_relu_answer_names_the_change_that_lifts_it(tables):
     text = findings.findings(*tables, QUESTIONS, "tiny")
     assert "| (a) | as in the paper | 9.90% (95% CI 8.63-11.17), 2 seed(s) | 0.1 | 0 of 4 |" in text
-    assert ("The first step that lifts it above 50.00% is (b), sigmoid output layer: 90.10%. The largest single "
+    assert ("The first step that lifts it above 50% is (b), sigmoid output layer: 90.10%. The largest single "
             "gain comes from step (b), adding sigmoid output layer: +80.20 pp.") in text
     assert "end with a training loss of exactly 0.500" in text
     assert "| (d) | sigmoid output layer, He initialisation, cross-entropy cost | 96.10%" in text
@@ -72,7 +73,10 @@ def test_initialisation_answer_reports_the_largest_gap(tables):
     assert "agree within 1 pp in 1 of 1 cells (largest gap among those: 0.30 pp)." in text
     assert "With each library's own defaults the gap in the same cells reaches 6.50 pp." in text
     assert ("moves the custom sigmoid network's best accuracy from 90.10% to 93.10% (+3.00 pp); the better "
-            "library network reaches 96.60% in the same cells (3.50 pp below it).") in text
+            "library network reaches 96.60% in the same cells (3.50 pp below it), so initialisation alone "
+            "closes 46% of the gap.") in text
+    assert "**Answer:** in part. The N(0, 1) initialisation alone accounts for 46-46% of the gap" in text
+    assert "agree within 1 pp in 1 of 1 cells: what remains of the gap is the recipe" in text
 
 
 def test_a_network_that_already_learns_gets_the_largest_gain_not_a_lift(tables):
@@ -91,13 +95,48 @@ def test_a_cell_where_matched_networks_disagree_is_named(tables):
     text = findings.findings(runs, epochs, QUESTIONS, "tiny")
     assert "agree within 1 pp in 0 of 1 cells" in text
     assert ("The exception: sigmoid, lr 0.1, where keras is 12.70 pp above sklearn; its runs there reach custom "
-            "95.00%, 95.20%; keras 95.30%, 95.50%; sklearn 70.00%, 95.40% (0 of 6 runs diverged).") in text
+            "95.00%, 95.20%; keras 95.30%, 95.50%; sklearn 70.00%, 95.40% (0 of 6 runs diverged). Within one "
+            "network its seeds differ by up to 25.40 pp (sklearn), more than the gap between the networks") in text
+
+
+def test_confidence_intervals_stay_within_0_and_100_percent():
+    assert findings.mean_ci(pd.Series([0.40, 0.99, 0.98])).startswith("79.00% (95% CI 0.00-100.00)")
 
 
 def test_high_learning_rate_answer_follows_the_numbers(tables):
     text = findings.findings(*tables, QUESTIONS, "tiny")
     assert "Keras reaches 94.60%, the custom network with the Keras recipe 94.10%" in text
     assert "not from a fault in Keras" in text
+
+
+def test_a_recipe_that_helps_only_up_to_some_learning_rate_says_where(tables):
+    runs, epochs = tables
+    recipe = runs["variant"].str.startswith("output-softmax") & (runs["learning_rate"] == 5.0)
+    runs.loc[recipe, "best_val_accuracy"] = 0.40
+    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    assert "within 2 pp of Keras at lr 1, but not at lr 5 (54.60 pp below)" in text
+    assert "One difference remains untested: custom trains on" in text
+    assert "not from a fault in Keras" not in text
+
+
+def test_when_the_papers_network_is_robust_too_no_recipe_is_credited(tables):
+    runs, epochs = tables
+    paper = (runs["experiment"] == "high_learning_rates") & (runs["network"] == "custom") & (runs["variant"] == "paper")
+    runs.loc[paper, "best_val_accuracy"] = 0.945
+    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    assert "Both custom versions stay within 2 pp of Keras" in text
+    assert "not from a fault in Keras" not in text
+
+
+def test_scikit_learn_momentum_is_compared_with_plain_sgd(tables):
+    runs, epochs = tables
+    assert "Nesterov momentum" not in findings.findings(runs, epochs, QUESTIONS, "tiny")
+    high = runs[runs["network"] == "sklearn"].copy()
+    high["learning_rate"] = 1.0
+    high["run_file"] = high["run_file"] + ".lr1"
+    high["best_val_accuracy"] = high["variant"].map(lambda v: 0.11 if v == "paper" else 0.92)
+    text = findings.findings(pd.concat([runs, high]), epochs, QUESTIONS, "tiny")
+    assert "sigmoid at lr 1, batch 50: 11.00% with momentum, 92.00% without" in text
 
 
 def test_protocol_optimism(tables):

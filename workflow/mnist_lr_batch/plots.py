@@ -16,12 +16,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mnist_lr_batch.aggregate import confidence_interval  # noqa: E402
 from mnist_lr_batch.atomic import atomic_path  # noqa: E402
+from mnist_lr_batch.labels import describe_variant, variant_rank  # noqa: E402
 
 NETWORK_COLOURS = {"custom": "#1f77b4", "sklearn": "#ff7f0e", "keras": "#2ca02c"}
 NETWORK_NAMES = {"custom": "custom (Nielsen, NumPy)", "sklearn": "scikit-learn MLPClassifier", "keras": "TensorFlow/Keras"}
@@ -39,7 +40,11 @@ def network_order(network: str, *rest) -> tuple:
 
 def set_x_axis(axis, values: pd.Series, x_axis: str) -> None:
     if x_axis == "learning_rate":
+        # Log scale, ticked at the learning rates that were run, labelled as in the config.
         axis.set_xscale("log")
+        rates = sorted(values.unique())
+        axis.set_xticks(rates, [f"{rate:g}" for rate in rates])
+        axis.xaxis.set_minor_formatter(NullFormatter())
     else:
         axis.set_xticks(sorted(values.unique()))
     axis.set_xlabel(AXIS_LABELS[x_axis])
@@ -60,15 +65,16 @@ def settings_line(runs: pd.DataFrame) -> str:
 
 def line_label(network: str, variant: str, protocol: str, show_variant: bool) -> str:
     label = NETWORK_NAMES[network]
-    extras = [variant] if show_variant and variant != "paper" else []
+    extras = [describe_variant(variant)] if show_variant else []
     extras += [f"{protocol} protocol"] if protocol != "paper" else []
-    return f"{label} [{', '.join(extras)}]" if extras else label
+    return f"{label}: {', '.join(extras)}" if extras else label
 
 
 def plot_series(axis, runs: pd.DataFrame, x_column: str, y_column: str, scale: float = 1.0) -> None:
     """One line per (network, variant, protocol); means with 95% CI bars; diverged runs marked."""
     show_variant = runs["variant"].nunique() > 1
-    lines = sorted(runs.groupby(["network", "variant", "protocol"]), key=lambda item: network_order(*item[0]))
+    lines = sorted(runs.groupby(["network", "variant", "protocol"]),
+                   key=lambda item: network_order(item[0][0], variant_rank(item[0][1]), *item[0][1:]))
     for index, ((network, variant, protocol), group) in enumerate(lines):
         points = group.groupby(x_column)[y_column].apply(mean_and_interval).apply(pd.Series)
         points.columns = ["mean", "low", "high"]
@@ -121,7 +127,9 @@ def accuracy_figure(runs: pd.DataFrame, reported: pd.DataFrame, experiment: str,
     axis.set_title(f"{prefix}accuracy by {x_axis.replace('_', ' ')}, {activation} activation\n"
                    f"({settings_line(data)})", fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="lower left")
+    # Below the axes: inside, it would hide the low curves (the custom ReLU network sits at 10%).
+    columns = 1 if data["variant"].nunique() > 1 else 2
+    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=columns, frameon=False)
     return figure
 
 

@@ -14,6 +14,12 @@ localrules:
     findings,
 
 
+# What every figure is drawn with: editing any of it redraws the figures.
+PLOTTING_CODE = [
+    source_file(name) for name in ("plots.py", "aggregate.py", "labels.py")
+]
+
+
 rule aggregate:
     input:
         runs=run_files(),
@@ -77,7 +83,7 @@ rule plot_accuracy:
     input:
         runs="results/runs.csv",
         reported=repo_file("config/paper_reported_best.csv"),
-        code=[source_file("plots.py"), source_file("aggregate.py")],
+        code=PLOTTING_CODE,
     output:
         png=report(
             "results/figures/accuracy_vs_{experiment}_{activation}.png",
@@ -103,7 +109,7 @@ rule plot_accuracy:
 rule plot_time:
     input:
         runs="results/runs.csv",
-        code=[source_file("plots.py"), source_file("aggregate.py")],
+        code=PLOTTING_CODE,
     output:
         png=report(
             "results/figures/time_vs_{experiment}.png",
@@ -128,7 +134,7 @@ rule plot_time:
 rule plot_learning_curves:
     input:
         epochs="results/epochs.csv",
-        code=[source_file("plots.py"), source_file("aggregate.py")],
+        code=PLOTTING_CODE,
     output:
         png=report(
             "results/figures/learning_curves_{network}.png",
@@ -153,7 +159,7 @@ rule plot_optimism:
     input:
         runs="results/runs.csv",
         epochs="results/epochs.csv",
-        code=[source_file("plots.py"), source_file("aggregate.py")],
+        code=PLOTTING_CODE,
     output:
         png=report(
             "results/figures/protocol_optimism_{experiment}.png",
@@ -180,7 +186,11 @@ rule findings:
     input:
         runs="results/runs.csv",
         epochs="results/epochs.csv",
-        code=[source_file("findings.py"), source_file("aggregate.py")],
+        code=[
+            source_file("findings.py"),
+            source_file("aggregate.py"),
+            source_file("labels.py"),
+        ],
     output:
         report(
             "results/findings.md",
