@@ -59,6 +59,13 @@ QUESTIONS = {"relu": ["relu_ablation"], "initialisation": ["initialisation"],
              "high_learning_rates": ["high_learning_rates"]}
 
 
+def findings_with_accuracy(tables, select, accuracy: float) -> str:
+    """findings.md after setting the best accuracy of the runs `select(runs)` picks."""
+    runs, epochs = tables
+    runs.loc[select(runs), "best_val_accuracy"] = accuracy
+    return findings.findings(runs, epochs, QUESTIONS, "tiny")
+
+
 def test_relu_answer_names_the_change_that_lifts_it(tables):
     text = findings.findings(*tables, QUESTIONS, "tiny")
     assert "| (a) | as in the paper | 9.90% (95% CI 8.63-11.17), 2 seed(s) | 0.1 | 0 of 4 |" in text
@@ -80,19 +87,15 @@ def test_initialisation_answer_reports_the_largest_gap(tables):
 
 
 def test_a_network_that_already_learns_gets_the_largest_gain_not_a_lift(tables):
-    runs, epochs = tables
-    paper = (runs["experiment"] == "relu_ablation") & (runs["variant"] == "paper")
-    runs.loc[paper, "best_val_accuracy"] = 0.80
-    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    text = findings_with_accuracy(
+        tables, lambda runs: (runs["experiment"] == "relu_ablation") & (runs["variant"] == "paper"), 0.80)
     assert ("The relu network learns as in the paper (80.00%). The largest single gain comes from step (b), "
             "adding sigmoid output layer: +10.10 pp.") in text
 
 
 def test_a_cell_where_matched_networks_disagree_is_named(tables):
-    runs, epochs = tables
-    matched_sklearn = runs["variant"].str.startswith("init-matched_momentum") & (runs["seed"] == 0)
-    runs.loc[matched_sklearn, "best_val_accuracy"] = 0.70
-    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    text = findings_with_accuracy(
+        tables, lambda runs: runs["variant"].str.startswith("init-matched_momentum") & (runs["seed"] == 0), 0.70)
     assert "agree within 1 pp in 0 of 1 cells" in text
     assert ("The exception: sigmoid, lr 0.1, where keras is 12.70 pp above sklearn; its runs there reach custom "
             "95.00%, 95.20%; keras 95.30%, 95.50%; sklearn 70.00%, 95.40% (0 of 6 runs diverged). Within one "
@@ -110,20 +113,16 @@ def test_high_learning_rate_answer_follows_the_numbers(tables):
 
 
 def test_a_recipe_that_helps_only_up_to_some_learning_rate_says_where(tables):
-    runs, epochs = tables
-    recipe = runs["variant"].str.startswith("output-softmax") & (runs["learning_rate"] == 5.0)
-    runs.loc[recipe, "best_val_accuracy"] = 0.40
-    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    text = findings_with_accuracy(
+        tables, lambda runs: runs["variant"].str.startswith("output-softmax") & (runs["learning_rate"] == 5.0), 0.40)
     assert "within 2 pp of Keras at lr 1, but not at lr 5 (54.60 pp below)" in text
     assert "One difference remains untested: custom trains on" in text
     assert "not from a fault in Keras" not in text
 
 
 def test_when_the_papers_network_is_robust_too_no_recipe_is_credited(tables):
-    runs, epochs = tables
-    paper = (runs["experiment"] == "high_learning_rates") & (runs["network"] == "custom") & (runs["variant"] == "paper")
-    runs.loc[paper, "best_val_accuracy"] = 0.945
-    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    text = findings_with_accuracy(tables, lambda runs: (runs["experiment"] == "high_learning_rates")
+                                  & (runs["network"] == "custom") & (runs["variant"] == "paper"), 0.945)
     assert "Both custom versions stay within 2 pp of Keras" in text
     assert "not from a fault in Keras" not in text
 
@@ -146,10 +145,8 @@ def test_protocol_optimism(tables):
 
 
 def test_an_unhelpful_recipe_is_reported_as_such(tables):
-    runs, epochs = tables
-    recipe = runs["variant"].str.startswith("output-softmax") & (runs["experiment"] == "high_learning_rates")
-    runs.loc[recipe, "best_val_accuracy"] = 0.55
-    text = findings.findings(runs, epochs, QUESTIONS, "tiny")
+    text = findings_with_accuracy(tables, lambda runs: runs["variant"].str.startswith("output-softmax")
+                                  & (runs["experiment"] == "high_learning_rates"), 0.55)
     assert "does not by itself explain" in text and "not from a fault in Keras" not in text
 
 

@@ -246,7 +246,6 @@ def recipe_verdict(activation: str, keras: pd.Series, recipe: pd.Series, paper: 
     gaps = (keras - recipe).dropna()
     close = [rate for rate, gap in gaps.items() if abs(gap) < tolerance]
     far = [rate for rate in gaps.index if rate not in close]
-    rates = lambda values: ", ".join(f"{rate:g}" for rate in values)  # noqa: E731
     text = (f"{activation}: averaged over these learning rates, Keras reaches {pct(keras.mean())}, the custom "
             f"network with the Keras recipe {pct(recipe.mean())}, the custom network as in the paper "
             f"{pct(paper.mean())}. ")
@@ -260,17 +259,21 @@ def recipe_verdict(activation: str, keras: pd.Series, recipe: pd.Series, paper: 
                        "Glorot initialisation), not from a fault in Keras.")
     if close:
         return text + (f"With the recipe the custom network is within {100 * tolerance:g} pp of Keras at lr "
-                       f"{rates(close)}, but not at lr "
+                       f"{format_rates(close)}, but not at lr "
                        + ", ".join(f"{rate:g} ({100 * abs(gaps[rate]):.2f} pp {'below' if gaps[rate] > 0 else 'above'})"
                                    for rate in far)
-                       + f": the recipe explains Keras' robustness at lr {rates(close)}, not at lr {rates(far)}. "
+                       + f": the recipe explains Keras' robustness at lr {format_rates(close)}, not at lr {format_rates(far)}. "
                        f"One difference remains untested: {train_sizes}.")
     return text + (f"The recipe does not close the gap to within {100 * tolerance:g} pp, so it does not by "
                    f"itself explain Keras' robustness here.")
 
 
+def format_rates(rates: list[float]) -> str:
+    return ", ".join(f"{rate:g}" for rate in rates)
+
+
 def training_sizes(runs: pd.DataFrame) -> str:
-    """`keras trains on 60,000 images, custom on 50,000`, from the runs themselves."""
+    """`custom trains on 50,000 images, keras trains on 60,000 images`, from the runs themselves."""
     sizes = runs.groupby("network")["train_size"].max()
     return ", ".join(f"{network} trains on {size:,} images" for network, size in sizes.items())
 
