@@ -92,6 +92,15 @@ def epochs_table(results: Mapping[str, dict]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def with_protocol_optimism(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """Add `optimism`: a run's best test accuracy over epochs (the paper's number) minus the test
+    accuracy at the epoch chosen on held-out data (meaningful for held-out runs only)."""
+    best_test = epochs.groupby("run_file")["test_accuracy"].max()
+    runs = runs.copy()
+    runs["optimism"] = runs["run_file"].map(best_test) - runs["test_accuracy_at_best"]
+    return runs
+
+
 def confidence_interval(values: pd.Series, level: float = 0.95) -> tuple[float, float]:
     """Student-t interval of the mean; empty (NaN) with fewer than two values, never invented."""
     values = values.dropna()

@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noq
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mnist_lr_batch.aggregate import confidence_interval  # noqa: E402
+from mnist_lr_batch.aggregate import confidence_interval, with_protocol_optimism  # noqa: E402
 from mnist_lr_batch.atomic import atomic_path  # noqa: E402
 from mnist_lr_batch.labels import describe_variant, variant_rank  # noqa: E402
 
@@ -198,9 +198,7 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
 
 def optimism_figure(runs: pd.DataFrame, epochs: pd.DataFrame, experiment: str, x_axis: str):
     """Held-out runs: the paper's number (best test accuracy over epochs) minus the unbiased one."""
-    best_test = epochs.groupby("run_file")["test_accuracy"].max()
-    data = runs[(runs["experiment"] == experiment) & (runs["protocol"] == "heldout")].copy()
-    data["optimism"] = data["run_file"].map(best_test) - data["test_accuracy_at_best"]
+    data = with_protocol_optimism(runs[(runs["experiment"] == experiment) & (runs["protocol"] == "heldout")], epochs)
     activations = [a for a in ACTIVATIONS if a in set(data["activation"])]
     figure, axes = plt.subplots(1, len(activations), figsize=(5 * len(activations), 4.5), sharey=True, squeeze=False)
     for axis, activation in zip(axes[0], activations):
