@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import require
 from synthetic import synthetic_split
 
 from mnist_lr_batch.grid import Cell, variant_tag
+from mnist_lr_batch.initial_weights import matched_weights
 from mnist_lr_batch.training import accuracy
 
 sklearn_mlp = require("mnist_lr_batch.networks.sklearn_mlp")
@@ -83,20 +85,54 @@ def test_plain_sgd_variant():
     assert classifier.momentum == 0.0 and classifier.alpha == 0.0
 
 
-def test_the_dense_fast_path_changes_no_number():
+def library_twin(trainer, seed: int) -> MLPClassifier:
+    """A genuine MLPClassifier with the trainer's parameters and its own RandomState of the same seed."""
+    return MLPClassifier(**(trainer.classifier.get_params() | {"random_state": np.random.RandomState(seed)}))
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("options", [{}, {"momentum": 0, "alpha": 0}, {"momentum": 0.5, "alpha": 0.01}])
+def test_the_tight_loop_reproduces_the_library_bit_for_bit(activation, options):
+    """Weights, momentum buffers, loss and stopping state equal library partial_fit's after every epoch."""
     split = synthetic_split()
-    fast, plain = sklearn_mlp.build(cell(), split), sklearn_mlp.build(cell(), split)
-    fast.train_epoch(), fast.train_epoch()
+    variant = variant_tag("sklearn", options)
+    fast = sklearn_mlp.build(cell(activation=activation, batch_size=7, learning_rate=0.5, variant=variant), split)
+    library = library_twin(fast, seed=0)
+    for _ in range(3):
+        fast.train_epoch()
+        library.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
+        for got, expected in zip(fast.classifier.coefs_ + fast.classifier.intercepts_ + fast.classifier._optimizer.velocities,
+                                 library.coefs_ + library.intercepts_ + library._optimizer.velocities):
+            np.testing.assert_array_equal(got, expected)
+        assert fast.classifier.loss_curve_ == library.loss_curve_
+        assert (fast.classifier.t_, fast.classifier.n_iter_, fast.classifier.best_loss_) == \
+            (library.t_, library.n_iter_, library.best_loss_)
+        assert fast.classifier._no_improvement_count == library._no_improvement_count
+
+
+def test_matched_initial_weights_train_bit_for_bit_like_the_library():
+    class LibraryWithMatchedWeights(MLPClassifier):
+        _init_coef = sklearn_mlp.MatchedInitMLPClassifier._init_coef
+
+    split = synthetic_split()
+    fast = sklearn_mlp.build(cell(variant=variant_tag("sklearn", {"init": "matched"})), split)
+    library = LibraryWithMatchedWeights(**library_twin(fast, seed=0).get_params())
+    library._matched = matched_weights(0, (split.x_train.shape[1], 16, 10))
     for _ in range(2):
-        plain.classifier.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-    for got, expected in zip(fast.classifier.coefs_ + fast.classifier.intercepts_,
-                             plain.classifier.coefs_ + plain.classifier.intercepts_):
+        fast.train_epoch()
+        library.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
+    for got, expected in zip(fast.classifier.coefs_ + fast.classifier.intercepts_, library.coefs_ + library.intercepts_):
         np.testing.assert_array_equal(got, expected)
-    assert fast.classifier.loss_ == plain.classifier.loss_
 
 
-def test_the_fast_path_is_undone_after_each_epoch():
-    module = require("sklearn.neural_network._multilayer_perceptron")
-    originals = module._safe_indexing, module.safe_sparse_dot
-    sklearn_mlp.build(cell(), synthetic_split()).train_epoch()
-    assert (module._safe_indexing, module.safe_sparse_dot) == originals
+def test_cases_outside_the_tight_loop_use_the_library_loop():
+    split = synthetic_split()
+    fast = sklearn_mlp.FastMLPClassifier(hidden_layer_sizes=(16,), solver="adam", batch_size=10,
+                                         random_state=np.random.RandomState(0))
+    library = MLPClassifier(hidden_layer_sizes=(16,), solver="adam", batch_size=10,
+                            random_state=np.random.RandomState(0))
+    for model in (fast, library):
+        model.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
+    assert not hasattr(fast._optimizer, "velocities")  # Adam: the library's own loop ran
+    for got, expected in zip(fast.coefs_, library.coefs_):
+        np.testing.assert_array_equal(got, expected)
