@@ -64,3 +64,33 @@ def test_same_seed_same_result_different_seed_different_result():
 
     assert losses(3) == losses(3)
     assert losses(3) != losses(4)
+
+
+def test_a_keras_job_trains_without_loading_the_optional_integrations():
+    """With scikit-learn, pandas, matplotlib and IPython hidden, as train.py does for Keras jobs, Keras still
+    trains and predicts, and none of them is loaded (each would cost start-up time in every Keras job)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = """
+import sys
+from mnist_lr_batch.train import KERAS_OPTIONAL_INTEGRATIONS, hide_from_keras
+hide_from_keras(KERAS_OPTIONAL_INTEGRATIONS)
+from synthetic import synthetic_split
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.networks import keras_mlp
+split = synthetic_split()
+trainer = keras_mlp.build(Cell(network="keras", activation="relu", learning_rate=0.5, batch_size=10, seed=0,
+                               epochs=1, hidden_units=16), split)
+assert trainer.train_epoch() > 0 and len(trainer.predict(split.x_test)) == len(split.y_test)
+print(sorted({name.split(".")[0] for name, module in sys.modules.items() if module is not None}
+             & {"sklearn", "pandas", "matplotlib", "IPython"}))
+"""
+    paths = os.pathsep.join([str(REPO / "workflow"), str(REPO / "tests")])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env=os.environ | {"PYTHONPATH": paths})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

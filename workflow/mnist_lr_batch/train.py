@@ -29,6 +29,19 @@ THREAD_VARIABLES = (
 )
 
 
+# Keras and TensorFlow import these, when installed, only to offer integrations a
+# Keras run never uses (scikit-learn wrappers, DataFrame input, plotting, notebook
+# display); in the one-venv install that is 3-4 s of every Keras job's start-up.
+# The tensorflow conda env has none of them, so hiding them makes both installs alike.
+KERAS_OPTIONAL_INTEGRATIONS = ("sklearn", "pandas", "matplotlib", "IPython")
+
+
+def hide_from_keras(modules: Sequence[str]) -> None:
+    """Make `import module` raise ImportError in this process (Keras guards each with try/except)."""
+    for module in modules:
+        sys.modules.setdefault(module, None)
+
+
 def pin_threads(threads: int) -> None:
     """Cap every thread pool before NumPy, BLAS or TensorFlow start theirs."""
     for variable in THREAD_VARIABLES:
@@ -57,10 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cell = Cell.from_path(args.output)
     if cell.network == "keras":
-        # Keras imports scikit-learn (if present) only for optional wrappers a Keras
-        # run never uses; skipping that saves a second per job, as in the
-        # tensorflow env, which has no scikit-learn at all.
-        sys.modules.setdefault("sklearn", None)
+        hide_from_keras(KERAS_OPTIONAL_INTEGRATIONS)
     network = network_module(cell.network)
     network.configure(args.threads)
     split = load_split(args.mnist, cell, dtype=network.DTYPE)
