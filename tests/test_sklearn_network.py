@@ -136,3 +136,12 @@ def test_cases_outside_the_tight_loop_use_the_library_loop():
     assert not hasattr(fast._optimizer, "velocities")  # Adam: the library's own loop ran
     for got, expected in zip(fast.coefs_, library.coefs_):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_the_tight_loop_runs_only_under_the_verified_scikit_learn_release(monkeypatch):
+    split = synthetic_split()
+    trainer = sklearn_mlp.build(cell(), split)
+    trainer.train_epoch()
+    assert trainer.classifier._tight_loop_applies(split.x_train, None, True)  # the pinned release
+    monkeypatch.setattr(sklearn_mlp.sklearn, "__version__", "1.10.0")
+    assert not trainer.classifier._tight_loop_applies(split.x_train, None, True)

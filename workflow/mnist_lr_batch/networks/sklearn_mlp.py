@@ -41,6 +41,9 @@ DTYPE = np.float32  # MLPClassifier keeps float32 input in float32: same curves,
 CLASSES = np.arange(10)
 SKLEARN_ACTIVATION = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu"}
 _thread_limits = None
+# The tight loop repeats private internals of this scikit-learn release (tested bit for bit
+# against its partial_fit); under any other release the library's own loop runs.
+TIGHT_LOOP_VERIFIED_FOR = "1.9"
 
 
 def library_log_loss(y_true: np.ndarray, y_prob: np.ndarray) -> np.floating:
@@ -62,7 +65,8 @@ class FastMLPClassifier(MLPClassifier):
 
     def _tight_loop_applies(self, X, sample_weight, incremental: bool) -> bool:
         return (
-            incremental and type(X) is np.ndarray and sample_weight is None
+            ".".join(sklearn.__version__.split(".")[:2]) == TIGHT_LOOP_VERIFIED_FOR
+            and incremental and type(X) is np.ndarray and sample_weight is None
             and self.solver == "sgd" and self.learning_rate == "constant" and self.shuffle
             and not self.early_stopping and self.n_layers_ == 3 and self.out_activation_ == "softmax"
         )
