@@ -90,6 +90,12 @@ def library_twin(trainer, seed: int) -> MLPClassifier:
     return MLPClassifier(**(trainer.classifier.get_params() | {"random_state": np.random.RandomState(seed)}))
 
 
+def assert_equal_arrays(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    assert len(got) == len(expected)
+    for got_array, expected_array in zip(got, expected):
+        np.testing.assert_array_equal(got_array, expected_array)
+
+
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 @pytest.mark.parametrize("options", [{}, {"momentum": 0, "alpha": 0}, {"momentum": 0.5, "alpha": 0.01}])
 def test_the_tight_loop_reproduces_the_library_bit_for_bit(activation, options):
@@ -101,9 +107,8 @@ def test_the_tight_loop_reproduces_the_library_bit_for_bit(activation, options):
     for _ in range(3):
         fast.train_epoch()
         library.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-        for got, expected in zip(fast.classifier.coefs_ + fast.classifier.intercepts_ + fast.classifier._optimizer.velocities,
-                                 library.coefs_ + library.intercepts_ + library._optimizer.velocities):
-            np.testing.assert_array_equal(got, expected)
+        assert_equal_arrays(fast.classifier.coefs_ + fast.classifier.intercepts_ + fast.classifier._optimizer.velocities,
+                            library.coefs_ + library.intercepts_ + library._optimizer.velocities)
         assert fast.classifier.loss_curve_ == library.loss_curve_
         assert (fast.classifier.t_, fast.classifier.n_iter_, fast.classifier.best_loss_) == \
             (library.t_, library.n_iter_, library.best_loss_)
@@ -121,8 +126,7 @@ def test_matched_initial_weights_train_bit_for_bit_like_the_library():
     for _ in range(2):
         fast.train_epoch()
         library.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-    for got, expected in zip(fast.classifier.coefs_ + fast.classifier.intercepts_, library.coefs_ + library.intercepts_):
-        np.testing.assert_array_equal(got, expected)
+    assert_equal_arrays(fast.classifier.coefs_ + fast.classifier.intercepts_, library.coefs_ + library.intercepts_)
 
 
 def test_cases_outside_the_tight_loop_use_the_library_loop():
@@ -134,8 +138,7 @@ def test_cases_outside_the_tight_loop_use_the_library_loop():
     for model in (fast, library):
         model.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
     assert not hasattr(fast._optimizer, "velocities")  # Adam: the library's own loop ran
-    for got, expected in zip(fast.coefs_, library.coefs_):
-        np.testing.assert_array_equal(got, expected)
+    assert_equal_arrays(fast.coefs_, library.coefs_)
 
 
 def test_the_tight_loop_runs_only_under_the_verified_scikit_learn_release(monkeypatch):

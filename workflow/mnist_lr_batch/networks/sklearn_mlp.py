@@ -114,10 +114,10 @@ class _SGDStep:
     """
 
     def __init__(self, classifier: MLPClassifier, params: list[np.ndarray]):
-        (self.w1, self.w2), (self.b1, self.b2) = classifier.coefs_, classifier.intercepts_
-        self.params, self.velocities = params, classifier._optimizer.velocities
-        self.alpha = classifier.alpha
         optimizer = classifier._optimizer
+        (self.w1, self.w2), (self.b1, self.b2) = classifier.coefs_, classifier.intercepts_
+        self.params, self.velocities = params, optimizer.velocities
+        self.alpha = classifier.alpha
         self.momentum, self.learning_rate, self.nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
         self.hidden_activation = ACTIVATIONS[classifier.activation]
         self.hidden_derivative = DERIVATIVES[classifier.activation]
