@@ -46,18 +46,28 @@ _thread_limits = None
 TIGHT_LOOP_VERIFIED_FOR = "1.9"
 
 
-def library_log_loss(y_true: np.ndarray, y_prob: np.ndarray) -> np.floating:
+def library_log_loss(y_true: np.ndarray, y_prob: np.ndarray, eps: np.floating) -> np.floating:
     """sklearn's `log_loss` for one-hot y and no sample weights: its operations, without its per-call overhead.
 
-    `np.clip` as minimum/maximum, `np.average(axis=0)` as sum then divide by the
-    count as an intp (what `np.mean` does), then the sum over classes.
+    `eps` is `np.finfo(y_prob.dtype).eps`, looked up once by the caller. `np.clip`
+    as minimum/maximum, `np.average(axis=0)` as sum then divide by the count as an
+    intp (what `np.mean` does), then the sum over classes.
     """
-    eps = np.finfo(y_prob.dtype).eps
     clipped = np.maximum(y_prob, eps)
     np.minimum(clipped, 1 - eps, out=clipped)
     per_class = np.add.reduce(xlogy(y_true, clipped), axis=0)
     np.true_divide(per_class, np.intp(len(y_prob)), out=per_class, casting="unsafe")
     return -np.add.reduce(per_class)
+
+
+def contiguous_copies(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat buffer holding copies of `arrays`, one after the other, and views of it shaped like them."""
+    flat = np.concatenate([array.reshape(-1) for array in arrays])
+    views, start = [], 0
+    for array in arrays:
+        views.append(flat[start : start + array.size].reshape(array.shape))
+        start += array.size
+    return flat, views
 
 
 class FastMLPClassifier(MLPClassifier):
@@ -84,10 +94,11 @@ class FastMLPClassifier(MLPClassifier):
         # The library's shuffle and batches, looked up on its module (so a test can record them).
         order = sklearn_mlp_module.shuffle(np.arange(n_samples, dtype=int), random_state=self._random_state)
         batches = sklearn_mlp_module.gen_batches(n_samples, np.clip(self.batch_size, 1, n_samples))
-        step = _SGDStep(self, params)
+        step = _SGDStep(self)
         accumulated_loss = 0.0
         for batch in batches:
             rows = order[batch]
+            # y stays bool: the library's xlogy(bool, float32) runs in float64, and so must ours.
             accumulated_loss += step(X[rows], y[rows]) * (batch.stop - batch.start)
         self._end_epoch(accumulated_loss, n_samples)
 
@@ -109,21 +120,35 @@ class _SGDStep:
 
     Equal results need equal operations, not equal temporaries: `a * b` into a
     preallocated buffer is the same IEEE operation as `a * b` into a new array,
-    and `lr * grad`, which the library computes twice with Nesterov momentum, is
-    computed once.
+    and an elementwise operation gives each element the same result whether it
+    runs over one array or over four laid end to end. So the parameters, the
+    momentum buffers and the gradients each live in one flat buffer (in the
+    library's order: both weight matrices, then both biases), and the optimizer's
+    update is six operations on those buffers instead of six per array. `lr * grad`,
+    which the library computes twice with Nesterov momentum, is computed once.
     """
 
-    def __init__(self, classifier: MLPClassifier, params: list[np.ndarray]):
+    def __init__(self, classifier: MLPClassifier):
         optimizer = classifier._optimizer
+        # Move the parameters and velocities into flat buffers; the classifier and its
+        # optimizer get views of them, so everything that reads them sees the updates.
+        self.params, views = contiguous_copies(classifier.coefs_ + classifier.intercepts_)
+        classifier.coefs_, classifier.intercepts_ = views[:2], views[2:]
+        optimizer.params = views
+        self.velocity, optimizer.velocities = contiguous_copies(optimizer.velocities)
         (self.w1, self.w2), (self.b1, self.b2) = classifier.coefs_, classifier.intercepts_
-        self.params, self.velocities = params, optimizer.velocities
-        self.alpha = classifier.alpha
+        n_coefs = self.w1.size + self.w2.size
+        self.coefs = self.params[:n_coefs]
+        self.flat_coefs = [self.coefs[: self.w1.size], self.coefs[self.w1.size :]]
+        # Laid out like the parameters; every step overwrites all of it.
+        self.gradient, (self.grad_w1, self.grad_w2, self.grad_b1, self.grad_b2) = contiguous_copies(views)
+        self.coef_gradient = self.gradient[:n_coefs]
+        self.scaled_gradient, self.scratch = np.empty_like(self.params), np.empty_like(self.params)
+        self.coef_scratch = self.scratch[:n_coefs]
+        self.alpha, self.eps = classifier.alpha, np.finfo(self.params.dtype).eps
         self.momentum, self.learning_rate, self.nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
         self.hidden_activation = ACTIVATIONS[classifier.activation]
         self.hidden_derivative = DERIVATIVES[classifier.activation]
-        self.flat_coefs = [w.reshape(-1) for w in classifier.coefs_]  # views: they follow the in-place updates
-        self.scratch = [np.empty_like(p) for p in params]
-        self.scaled_gradients = [np.empty_like(p) for p in params]
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.floating:
         """Update the parameters in place; return the batch's loss (log-loss plus L2 penalty)."""
@@ -134,41 +159,38 @@ class _SGDStep:
         out = hidden @ w2
         out += self.b2
         inplace_softmax(out)
-        loss = library_log_loss(y, out)
+        loss = library_log_loss(y, out, self.eps)
         squared_norms = 0
         for flat in self.flat_coefs:
             squared_norms += np.dot(flat, flat)
         loss += (0.5 * alpha) * squared_norms / m
 
         delta2 = out - y
-        grad_w2 = hidden.T @ delta2
-        grad_w2 += np.multiply(w2, alpha, out=self.scratch[1])
-        grad_w2 /= m
-        grad_b2 = np.add.reduce(delta2, axis=0) / m
+        np.matmul(hidden.T, delta2, out=self.grad_w2)
+        np.add.reduce(delta2, axis=0, out=self.grad_b2)
         delta1 = delta2 @ w2.T
         self.hidden_derivative(hidden, delta1)
-        grad_w1 = x.T @ delta1
-        grad_w1 += np.multiply(w1, alpha, out=self.scratch[0])
-        grad_w1 /= m
-        grad_b1 = np.add.reduce(delta1, axis=0) / m
+        np.matmul(x.T, delta1, out=self.grad_w1)
+        np.add.reduce(delta1, axis=0, out=self.grad_b1)
+        # The library: coef_grad = (X.T @ delta + alpha * W) / m and intercept_grad = mean(delta).
+        self.coef_gradient += np.multiply(self.coefs, alpha, out=self.coef_scratch)
+        self.gradient /= m
 
-        self._update((grad_w1, grad_w2, grad_b1, grad_b2))
+        self._update()
         return loss
 
-    def _update(self, gradients) -> None:
+    def _update(self) -> None:
         """SGDOptimizer: v = momentum * v - lr * g; p += momentum * v - lr * g (Nesterov) or p += v."""
-        for param, velocity, gradient, scaled, scratch in zip(
-            self.params, self.velocities, gradients, self.scaled_gradients, self.scratch
-        ):
-            np.multiply(gradient, self.learning_rate, out=scaled)
-            velocity *= self.momentum
-            velocity -= scaled
-            if self.nesterov:
-                np.multiply(velocity, self.momentum, out=scratch)
-                scratch -= scaled
-                param += scratch
-            else:
-                param += velocity
+        scaled, velocity = self.scaled_gradient, self.velocity
+        np.multiply(self.gradient, self.learning_rate, out=scaled)
+        velocity *= self.momentum
+        velocity -= scaled
+        if self.nesterov:
+            np.multiply(velocity, self.momentum, out=self.scratch)
+            self.scratch -= scaled
+            self.params += self.scratch
+        else:
+            self.params += velocity
 
 
 class MatchedInitMLPClassifier(FastMLPClassifier):
