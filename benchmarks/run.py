@@ -3,6 +3,7 @@
     python benchmarks/run.py --quick      # ~3 min: 10,000 images, 2 epochs per measurement
     python benchmarks/run.py              # ~15 min: 50,000 images, 3 epochs, 2 repeats, parallelism check
     python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
+    python benchmarks/run.py --summarise-grid benchmarks/out/grid   # where a finished grid's time went
 
 Every measurement runs in its own process (thread pools can be set only once per
 process), baselines and fast paths alternate, and each pair is measured in the
@@ -208,16 +209,34 @@ def grid_wall_time(args) -> dict:
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    return {"wall_seconds": wall, **grid_breakdown(workdir), "workdir": str(workdir)}
+
+
+def grid_breakdown(workdir: Path) -> dict:
+    """Per network, from a finished grid's run files and Snakemake `benchmark:` files: where the time went."""
+    import numpy as np
     import pandas as pd
 
+    from mnist_lr_batch.grid import BENCHMARK_PATTERN, Cell
+
     runs = pd.read_csv(workdir / "results" / "runs.csv").drop_duplicates("run_file")
-    peaks = {}
-    for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
-        network = path.relative_to(workdir / "results" / "benchmarks").parts[0]
-        peak = float(pd.read_csv(path, sep="\t")["max_rss"].max())
-        peaks[network] = max(peaks.get(network, 0.0), peak)
-    return {"wall_seconds": wall, "runs": len(runs), "sum_train_seconds": float(runs["train_seconds"].sum()),
-            "peak_rss_mb": peaks, "workdir": str(workdir)}
+    networks = {}
+    for network, group in runs.groupby("network"):
+        job_seconds, peak_rss, outside, epochs_at_10 = [], [], [], []
+        for run_file, train_seconds in zip(group["run_file"], group["train_seconds"]):
+            cell = Cell.from_path(run_file)
+            job = pd.read_csv(workdir / BENCHMARK_PATTERN.format(**cell.wildcards), sep="\t")
+            job_seconds.append(float(job["s"].max()))
+            peak_rss.append(float(job["max_rss"].max()))
+            outside.append(job_seconds[-1] - train_seconds)  # imports, data loading, writing the run file
+            if cell.batch_size == 10:  # the epochs after the first (which includes any compilation)
+                epochs_at_10 += json.loads((workdir / run_file).read_text())["epoch_seconds"][1:]
+        networks[network] = {
+            "runs": len(group), "job_seconds": sum(job_seconds), "train_seconds": float(group["train_seconds"].sum()),
+            "median_epoch_seconds_at_batch_size_10": float(np.median(epochs_at_10)) if epochs_at_10 else None,
+            "mean_seconds_outside_train_per_job": float(np.mean(outside)), "peak_rss_mb": max(peak_rss),
+        }
+    return {"runs": len(runs), "sum_train_seconds": float(runs["train_seconds"].sum()), "networks": networks}
 
 
 def print_table(rows: list[dict]) -> None:
@@ -248,10 +267,15 @@ def main(argv=None) -> int:
     parser.add_argument("--networks", nargs="*", choices=list(PAIRS))
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--skip-ratios", action="store_true", help="only the --precision / --grid parts")
+    parser.add_argument("--summarise-grid", type=Path, metavar="DIR",
+                        help="only print the per-network breakdown of a grid already run in DIR")
     args = parser.parse_args(argv)
     if args.command == "measure":
         print(json.dumps(measure(args.variant, args.mnist, args.images, args.epochs, args.threads, args.batch_size,
                                  args.seed)))
+        return 0
+    if args.summarise_grid:
+        print(json.dumps(grid_breakdown(args.summarise_grid), indent=1))
         return 0
     if not args.mnist.exists():
         parser.error(f"{args.mnist} is missing: run `snakemake --cores 2 -- resources/mnist.npz` first")

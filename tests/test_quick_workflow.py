@@ -48,6 +48,20 @@ def test_peak_memory_is_recorded_per_job(quick_run):
     assert all("max_rss" in path.read_text().splitlines()[0] for path in benchmarks)
 
 
+def test_the_benchmark_script_breaks_a_grid_down_per_network(quick_run):
+    """`benchmarks/run.py --summarise-grid DIR`: job time, training time, epochs and memory per network."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--summarise-grid", str(quick_run)]
+    breakdown = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    assert breakdown["runs"] == 9 and set(breakdown["networks"]) == {"custom", "sklearn", "keras"}
+    for network in breakdown["networks"].values():
+        assert network["runs"] == 3
+        assert network["job_seconds"] > network["train_seconds"] > 0  # a job also imports and loads data
+        assert network["median_epoch_seconds_at_batch_size_10"] > 0 and network["peak_rss_mb"] > 0
+
+
 def test_nothing_to_do_after_a_complete_run(quick_run):
     result = run_snakemake(quick_run, "--cores", "2", "--dry-run", "--configfile", QUICK)
     assert "Nothing to be done" in result.stdout + result.stderr
