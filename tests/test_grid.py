@@ -103,3 +103,18 @@ def test_grid_errors_reach_the_user(tmp_path):
     returncode, output = dry_run_with(tmp_path, experiments=experiment(variants={"custom": [{"init": "zeros"}]}))
     assert returncode != 0
     assert "invalid config: variants.custom.init: 'zeros' is not one of" in output
+
+
+def test_the_naive_grid_estimate_counts_every_epoch_of_the_default_grid():
+    """benchmarks/run.py multiplies baseline epoch times by these counts: 144 runs x 30 epochs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_run", REPO / "benchmarks" / "run.py")
+    benchmark_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark_run)
+    epochs = benchmark_run.epochs_by_batch_size(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    assert set(epochs) == {"custom", "sklearn", "keras"}
+    for counts in epochs.values():
+        assert counts[10] == 8 * 3 * 30  # the learning-rate sweep: 8 rates x 3 activations at batch size 10
+        assert {size: counts[size] for size in range(25, 201, 25)} == {size: 3 * 30 for size in range(25, 201, 25)}
+        assert sum(counts.values()) == 48 * 30
