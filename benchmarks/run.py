@@ -1,6 +1,6 @@
 """Measure the speed of the three networks against naive baselines, side by side.
 
-    python benchmarks/run.py --quick      # ~3 min: 10,000 images, 2 epochs per measurement
+    python benchmarks/run.py --quick      # ~1 min: 10,000 images, 2 epochs per measurement
     python benchmarks/run.py              # ~15 min: 50,000 images, 3 epochs, 2 repeats, parallelism check
     python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
     python benchmarks/run.py --summarise-grid benchmarks/out/grid   # where a finished grid's time went
