@@ -199,10 +199,6 @@ def precision(args, seeds=(0, 1, 2, 3, 4), epochs=10) -> dict:
     }
 
 
-# The training sets of the paper's protocol: Nielsen's first 50,000 images for custom, all 60,000 for the others.
-PAPER_TRAIN_IMAGES = {"custom": 50_000, "sklearn": 60_000, "keras": 60_000}
-
-
 def epochs_by_batch_size(config: dict) -> dict[str, collections.Counter]:
     """Per network, how many epochs a config's grid trains at each batch size."""
     from mnist_lr_batch.grid import experiment_cells, unique_cells
@@ -222,6 +218,8 @@ def naive_grid_estimate(args) -> dict:
     """
     import yaml
 
+    from mnist_lr_batch.grid import PAPER_TRAIN_SIZE
+
     epochs_by_network = epochs_by_batch_size(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     networks = {}
     for network, (baseline, _) in PAIRS.items():
@@ -231,7 +229,7 @@ def naive_grid_estimate(args) -> dict:
         seconds_per_epoch = {}
         for batch_size in sorted(epochs_at):
             measured = run_measurement(baseline, args, threads=None, batch_size=batch_size, epochs=2,
-                                       images=PAPER_TRAIN_IMAGES[network])
+                                       images=PAPER_TRAIN_SIZE[network])
             seconds_per_epoch[batch_size] = per_epoch(measured)
             print(f"  {baseline}, batch size {batch_size}: {seconds_per_epoch[batch_size]:.3f} s/epoch",
                   file=sys.stderr)

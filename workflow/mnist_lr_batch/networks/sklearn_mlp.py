@@ -86,8 +86,8 @@ class FastMLPClassifier(MLPClassifier):
         if not self._tight_loop_applies(X, sample_weight, incremental):
             return super()._fit_stochastic(X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
                                            layer_units, incremental)
-        params = self.coefs_ + self.intercepts_  # the library's order: both weight matrices, then both biases
         if not hasattr(self, "_optimizer"):
+            params = self.coefs_ + self.intercepts_  # the library's order: both weight matrices, then both biases
             self._optimizer = SGDOptimizer(params, self.learning_rate_init, self.learning_rate, self.momentum,
                                            self.nesterovs_momentum, self.power_t)
         n_samples = X.shape[0]
