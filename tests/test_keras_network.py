@@ -77,8 +77,8 @@ def test_a_keras_job_trains_without_loading_the_optional_integrations():
 
     script = """
 import sys
-from mnist_lr_batch.train import KERAS_OPTIONAL_INTEGRATIONS, hide_from_keras
-hide_from_keras(KERAS_OPTIONAL_INTEGRATIONS)
+from mnist_lr_batch.train import UNUSED_OPTIONAL_IMPORTS, hide_modules
+hide_modules(UNUSED_OPTIONAL_IMPORTS["keras"])
 from synthetic import synthetic_split
 from mnist_lr_batch.grid import Cell
 from mnist_lr_batch.networks import keras_mlp

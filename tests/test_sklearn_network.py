@@ -148,3 +148,32 @@ def test_the_tight_loop_runs_only_under_the_verified_scikit_learn_release(monkey
     assert trainer.classifier._tight_loop_applies(split.x_train, None, True)  # the pinned release
     monkeypatch.setattr(sklearn_mlp.sklearn, "__version__", "1.10.0")
     assert not trainer.classifier._tight_loop_applies(split.x_train, None, True)
+
+
+def test_a_scikit_learn_job_trains_the_same_without_pandas():
+    """train.py hides pandas from scikit-learn jobs (start-up time; the sklearn conda env has no pandas):
+    the library still trains, pandas stays unloaded, and the loss is the one computed with pandas importable."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = """
+import sys
+from mnist_lr_batch.train import UNUSED_OPTIONAL_IMPORTS, hide_modules
+hide_modules(UNUSED_OPTIONAL_IMPORTS["sklearn"])
+from synthetic import synthetic_split
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.networks import sklearn_mlp
+trainer = sklearn_mlp.build(Cell(network="sklearn", activation="sigmoid", learning_rate=0.1, batch_size=10, seed=0,
+                                 epochs=2, hidden_units=16), synthetic_split())
+print(repr(trainer.train_epoch()), sys.modules.get("pandas") is not None)
+"""
+    paths = os.pathsep.join([str(REPO / "workflow"), str(REPO / "tests")])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env=os.environ | {"PYTHONPATH": paths})
+    assert result.returncode == 0, result.stderr[-3000:]
+    loss, pandas_loaded = result.stdout.split()
+    assert pandas_loaded == "False"
+    assert float(loss) == sklearn_mlp.build(cell(), synthetic_split()).train_epoch()

@@ -11,6 +11,7 @@ so the file's name and its content cannot disagree. Progress goes to stderr
 from __future__ import annotations
 
 import argparse
+import importlib.abc
 import logging
 import os
 import sys
@@ -29,17 +30,38 @@ THREAD_VARIABLES = (
 )
 
 
-# Keras and TensorFlow import these, when installed, only to offer integrations a
-# Keras run never uses (scikit-learn wrappers, DataFrame input, plotting, notebook
-# display); in the one-venv install that is 3-4 s of every Keras job's start-up.
-# The tensorflow conda env has none of them, so hiding them makes both installs alike.
-KERAS_OPTIONAL_INTEGRATIONS = ("sklearn", "pandas", "matplotlib", "IPython")
+# Libraries a training job uses import these, when installed, only to offer
+# integrations a run never needs: Keras and TensorFlow for scikit-learn wrappers,
+# DataFrame input, plotting and notebook display (3-4 s of every Keras job's
+# start-up in the one-venv install), scikit-learn for DataFrame support (about
+# 0.6 s and 30 MB per job). The per-network conda envs have none of them, so
+# hiding them also makes both installs alike.
+UNUSED_OPTIONAL_IMPORTS = {
+    "keras": ("sklearn", "pandas", "matplotlib", "IPython"),
+    "sklearn": ("pandas",),
+}
 
 
-def hide_from_keras(modules: Sequence[str]) -> None:
-    """Make `import module` raise ImportError in this process (Keras guards each with try/except)."""
-    for module in modules:
-        sys.modules.setdefault(module, None)
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    """Makes these top-level packages look uninstalled: importing one raises ModuleNotFoundError."""
+
+    def __init__(self, packages: Sequence[str]):
+        self.packages = frozenset(packages)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in self.packages:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden from training jobs)", name=fullname)
+        return None  # not ours: the next finder looks
+
+
+def hide_modules(packages: Sequence[str]) -> None:
+    """Make these packages look uninstalled in this process, as they are in the network's conda env.
+
+    Not `sys.modules[name] = None`: scikit-learn takes a `pandas` key in
+    sys.modules to mean pandas is loaded and reads attributes from it.
+    """
+    if packages:
+        sys.meta_path.insert(0, _NotInstalled(packages))
 
 
 def pin_threads(threads: int) -> None:
@@ -69,8 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mnist_lr_batch.training import environment, train_and_evaluate, write_run
 
     cell = Cell.from_path(args.output)
-    if cell.network == "keras":
-        hide_from_keras(KERAS_OPTIONAL_INTEGRATIONS)
+    hide_modules(UNUSED_OPTIONAL_IMPORTS.get(cell.network, ()))
     network = network_module(cell.network)
     network.configure(args.threads)
     split = load_split(args.mnist, cell, dtype=network.DTYPE)
