@@ -90,6 +90,32 @@ def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
     assert expected_keys <= set(result)
 
 
+def run_entry_point(mnist, output) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    return subprocess.run([sys.executable, "-m", "mnist_lr_batch.train", "--mnist", str(mnist), "--output",
+                           str(output)], capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"PYTHONPATH": str(REPO / "workflow")})
+
+
+def test_the_job_process_skips_teardown_but_keeps_its_run_file_and_its_log(tmp_path):
+    mnist = fake_mnist(tmp_path / "mnist.npz")
+    cell = Cell("custom", "sigmoid", 0.5, 25, seed=1, epochs=2, hidden_units=12, train_size=200, test_size=50)
+    output = tmp_path / cell.path
+    finished = run_entry_point(mnist, output)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert json.loads(output.read_text())["epochs_run"] == 2
+    assert "INFO best test accuracy" in finished.stderr.splitlines()[-1]  # the log was flushed before the exit
+    assert [path.name for path in output.parent.iterdir()] == [output.name]  # no temporary left
+
+    failed = run_entry_point(mnist, tmp_path / "run.json")  # an error still exits as errors do
+    assert failed.returncode == 1 and "is not a run path" in failed.stderr
+
+
 def test_entry_point_rejects_a_path_that_names_no_cell(tmp_path):
     with pytest.raises(ValueError, match="is not a run path"):
         train.main(["--mnist", str(fake_mnist(tmp_path / "m.npz")), "--output", str(tmp_path / "run.json")])

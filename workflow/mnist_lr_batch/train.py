@@ -105,5 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def exit_without_teardown(status: int) -> None:
+    """Flush the log and end the process without the interpreter's clean-up.
+
+    Tearing down a process that loaded TensorFlow takes 1.5 s (scikit-learn 0.5 s),
+    about a seventh of a Keras job's overhead, spent freeing memory the exit frees anyway.
+    By now the run file is written, closed and renamed into place (atomic.py).
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_teardown(main())  # an exception still takes the normal path: traceback, exit status 1
