@@ -47,6 +47,13 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float 
     return result
 
 
+def run_python(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python *args` in a fresh interpreter that imports the workflow's package and the test helpers."""
+    paths = os.pathsep.join([str(REPO / "workflow"), str(REPO / "tests")])
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
+                          env=os.environ | {"PYTHONPATH": paths})
+
+
 @pytest.fixture(scope="session")
 def decoded_data(tmp_path_factory, mnist_mirror) -> Path:
     """A workdir whose resources/ holds the fetched and decoded MNIST, made once per session."""

@@ -69,11 +69,7 @@ def test_same_seed_same_result_different_seed_different_result():
 def test_a_keras_job_trains_without_loading_the_optional_integrations():
     """With scikit-learn, pandas, matplotlib and IPython hidden, as train.py does for Keras jobs, Keras still
     trains and predicts, and none of them is loaded (each would cost start-up time in every Keras job)."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO
+    from conftest import run_python
 
     script = """
 import sys
@@ -89,8 +85,6 @@ assert trainer.train_epoch() > 0 and len(trainer.predict(split.x_test)) == len(s
 print(sorted({name.split(".")[0] for name, module in sys.modules.items() if module is not None}
              & {"sklearn", "pandas", "matplotlib", "IPython"}))
 """
-    paths = os.pathsep.join([str(REPO / "workflow"), str(REPO / "tests")])
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            env=os.environ | {"PYTHONPATH": paths})
+    result = run_python("-c", script)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

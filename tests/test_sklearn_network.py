@@ -153,11 +153,7 @@ def test_the_tight_loop_runs_only_under_the_verified_scikit_learn_release(monkey
 def test_a_scikit_learn_job_trains_the_same_without_pandas():
     """train.py hides pandas from scikit-learn jobs (start-up time; the sklearn conda env has no pandas):
     the library still trains, pandas stays unloaded, and the loss is the one computed with pandas importable."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO
+    from conftest import run_python
 
     script = """
 import sys
@@ -170,9 +166,7 @@ trainer = sklearn_mlp.build(Cell(network="sklearn", activation="sigmoid", learni
                                  epochs=2, hidden_units=16), synthetic_split())
 print(repr(trainer.train_epoch()), sys.modules.get("pandas") is not None)
 """
-    paths = os.pathsep.join([str(REPO / "workflow"), str(REPO / "tests")])
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            env=os.environ | {"PYTHONPATH": paths})
+    result = run_python("-c", script)
     assert result.returncode == 0, result.stderr[-3000:]
     loss, pandas_loaded = result.stdout.split()
     assert pandas_loaded == "False"

@@ -91,15 +91,9 @@ def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
 
 
 def run_entry_point(mnist, output) -> "subprocess.CompletedProcess":
-    import os
-    import subprocess
-    import sys
+    from conftest import run_python
 
-    from conftest import REPO
-
-    return subprocess.run([sys.executable, "-m", "mnist_lr_batch.train", "--mnist", str(mnist), "--output",
-                           str(output)], capture_output=True, text=True, timeout=300,
-                          env=os.environ | {"PYTHONPATH": str(REPO / "workflow")})
+    return run_python("-m", "mnist_lr_batch.train", "--mnist", str(mnist), "--output", str(output))
 
 
 def test_the_job_process_skips_teardown_but_keeps_its_run_file_and_its_log(tmp_path):
