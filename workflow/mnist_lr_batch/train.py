@@ -108,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def exit_without_teardown(status: int) -> None:
     """Flush the log and end the process without the interpreter's clean-up.
 
-    Tearing down a process that loaded TensorFlow takes 1.5 s (scikit-learn 0.5 s),
-    about a seventh of a Keras job's overhead, spent freeing memory the exit frees anyway.
+    Tearing down a process that loaded TensorFlow takes 1.5 s (scikit-learn 0.5 s), about
+    a sixth of a Keras job's time outside training, spent freeing memory the exit frees anyway.
     By now the run file is written, closed and renamed into place (atomic.py).
     """
     logging.shutdown()
