@@ -5,6 +5,7 @@
     python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
     python benchmarks/run.py --summarise-grid benchmarks/out/grid   # where a finished grid's time went
     python benchmarks/run.py --skip-ratios --naive-grid   # ~7 min: the grid's time with the naive baselines
+    python benchmarks/run.py --skip-ratios --products-floor   # ~1 min: the grid's training as matrix products only
 
 Every measurement runs in its own process (thread pools can be set only once per
 process), baselines and fast paths alternate, and each pair is measured in the
@@ -36,6 +37,7 @@ PAIRS = {  # network: (baseline, fast path); the fast path is what the workflow 
     "keras": ("keras-default-fit", "keras-workflow"),
 }
 EXTRA_VARIANTS = ["custom-workflow-float64"]
+PRODUCTS_ONLY = "products-only"  # not a network: the matrix products any 784-30-10 step needs, and nothing else
 
 
 # --------------------------------------------------------------------------- one measurement (a subprocess)
@@ -46,7 +48,7 @@ def measure(variant: str, mnist: Path, images: int, epochs: int, threads: int | 
         from mnist_lr_batch.train import pin_threads
 
         pin_threads(threads)
-    network = variant.split("-")[0]
+    network = "custom" if variant == PRODUCTS_ONLY else variant.split("-")[0]
     from mnist_lr_batch.data import load_split
     from mnist_lr_batch.grid import Cell
 
@@ -82,6 +84,8 @@ def make_variant(variant: str, cell, split, threads):
         y = one_hot(split.y_train, np.float64)
         return lambda: (per_sample_epoch(network, split.x_train, y, cell.batch_size, cell.learning_rate),
                         accuracy(network.predict(split.x_test)))[1]
+    if variant == PRODUCTS_ONLY:
+        return products_only_epoch(cell, split, accuracy)
     if variant == "sklearn-defaults":
         from sklearn.neural_network import MLPClassifier
 
@@ -111,6 +115,32 @@ def make_variant(variant: str, cell, split, threads):
     module.configure(threads or 1)
     trainer = module.build(cell, split)
     return lambda: (trainer.train_epoch(), accuracy(trainer.predict(split.x_test)))[1]
+
+
+def products_only_epoch(cell, split, accuracy):
+    """An epoch of only the row gathers and the five matrix products of every mini-batch step
+    (forward through both layers, the error back through the output layer, both weight
+    gradients) and the evaluation's two products, driven from Python like the real loops.
+    No activation, loss or update: a floor under any NumPy loop with the same BLAS."""
+    import numpy as np
+
+    rng = np.random.default_rng(cell.seed)
+    x = split.x_train
+    w1 = rng.standard_normal((x.shape[1], cell.hidden_units)).astype(x.dtype)
+    w2 = rng.standard_normal((cell.hidden_units, 10)).astype(x.dtype)
+
+    def epoch():
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), cell.batch_size):
+            rows = x[order[start : start + cell.batch_size]]
+            hidden = rows @ w1
+            out = hidden @ w2
+            delta1 = out @ w2.T
+            hidden.T @ out
+            rows.T @ delta1
+        return accuracy((split.x_test @ w1 @ w2).argmax(axis=1))
+
+    return epoch
 
 
 def run_measurement(variant, args, threads, batch_size=10, epochs=None, seed=0, images=None) -> dict:
@@ -216,25 +246,37 @@ def naive_grid_estimate(args) -> dict:
     timed once at every batch size of the default grid, then multiplied by the epochs the grid
     runs at that batch size. Start-up and imports are left out, so the estimate is a lower bound.
     """
+    return grid_training_seconds(args, lambda network: PAIRS[network][0], threads=None, epochs=2)
+
+
+def products_floor_estimate(args) -> dict:
+    """The default grid's training time if each step did nothing but its matrix products (one thread,
+    one run at a time): what no loop calling NumPy once per operation gets below on this machine."""
+    return grid_training_seconds(args, lambda network: PRODUCTS_ONLY, threads=1, epochs=3)
+
+
+def grid_training_seconds(args, variant_of, threads, epochs) -> dict:
+    """Per network, `variant_of(network)` timed at every batch size of the default grid (median epoch
+    after the first), multiplied by the epochs the grid trains at that batch size."""
     import yaml
 
     from mnist_lr_batch.grid import PAPER_TRAIN_SIZE
 
     epochs_by_network = epochs_by_batch_size(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     networks = {}
-    for network, (baseline, _) in PAIRS.items():
+    for network in PAIRS:
         if args.networks and network not in args.networks:
             continue
-        epochs_at = epochs_by_network[network]
+        variant, epochs_at = variant_of(network), epochs_by_network[network]
         seconds_per_epoch = {}
         for batch_size in sorted(epochs_at):
-            measured = run_measurement(baseline, args, threads=None, batch_size=batch_size, epochs=2,
+            measured = run_measurement(variant, args, threads=threads, batch_size=batch_size, epochs=epochs,
                                        images=PAPER_TRAIN_SIZE[network])
             seconds_per_epoch[batch_size] = per_epoch(measured)
-            print(f"  {baseline}, batch size {batch_size}: {seconds_per_epoch[batch_size]:.3f} s/epoch",
+            print(f"  {network}: {variant}, batch size {batch_size}: {seconds_per_epoch[batch_size]:.3f} s/epoch",
                   file=sys.stderr)
         networks[network] = {"seconds_per_epoch_by_batch_size": seconds_per_epoch,
-                             "seconds": sum(seconds_per_epoch[size] * epochs for size, epochs in epochs_at.items())}
+                             "seconds": sum(seconds_per_epoch[size] * count for size, count in epochs_at.items())}
     return {"networks": networks, "seconds": sum(entry["seconds"] for entry in networks.values())}
 
 
@@ -307,9 +349,12 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--networks", nargs="*", choices=list(PAIRS))
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--skip-ratios", action="store_true", help="only the --precision / --grid parts")
+    parser.add_argument("--skip-ratios", action="store_true",
+                        help="only the --precision, --naive-grid, --products-floor and --grid parts")
     parser.add_argument("--naive-grid", action="store_true",
                         help="also estimate the default grid's time with the naive baselines, one run at a time")
+    parser.add_argument("--products-floor", action="store_true",
+                        help="also time the default grid's training as matrix products only: a floor for NumPy loops")
     parser.add_argument("--summarise-grid", type=Path, metavar="DIR",
                         help="only print the per-network breakdown of a grid already run in DIR")
     args = parser.parse_args(argv)
@@ -343,6 +388,9 @@ def main(argv=None) -> int:
     if args.naive_grid:
         report["naive_grid"] = naive_grid_estimate(args)
         print(json.dumps(report["naive_grid"], indent=1))
+    if args.products_floor:
+        report["products_floor"] = products_floor_estimate(args)
+        print(json.dumps(report["products_floor"], indent=1))
     if args.grid:
         report["grid"] = grid_wall_time(args)
         print(json.dumps(report["grid"], indent=1))

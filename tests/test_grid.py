@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import yaml
 from conftest import REPO, run_snakemake
@@ -105,16 +107,54 @@ def test_grid_errors_reach_the_user(tmp_path):
     assert "invalid config: variants.custom.init: 'zeros' is not one of" in output
 
 
-def test_the_naive_grid_estimate_counts_every_epoch_of_the_default_grid():
-    """benchmarks/run.py multiplies baseline epoch times by these counts: 144 runs x 30 epochs."""
+def load_benchmark_script():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("benchmark_run", REPO / "benchmarks" / "run.py")
     benchmark_run = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark_run)
+    return benchmark_run
+
+
+def test_the_naive_grid_estimate_counts_every_epoch_of_the_default_grid():
+    """benchmarks/run.py multiplies baseline epoch times by these counts: 144 runs x 30 epochs."""
+    benchmark_run = load_benchmark_script()
     epochs = benchmark_run.epochs_by_batch_size(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     assert set(epochs) == {"custom", "sklearn", "keras"}
     for counts in epochs.values():
         assert counts[10] == 8 * 3 * 30  # the learning-rate sweep: 8 rates x 3 activations at batch size 10
         assert {size: counts[size] for size in range(25, 201, 25)} == {size: 3 * 30 for size in range(25, 201, 25)}
         assert sum(counts.values()) == 48 * 30
+
+
+def test_grid_estimates_weigh_each_batch_size_by_its_epochs(monkeypatch):
+    """The naive and products-only estimates: the median epoch after the first, times the grid's epochs."""
+    benchmark_run = load_benchmark_script()
+    measured = []
+
+    def fake_measurement(variant, args, threads, batch_size, epochs, images):
+        measured.append((variant, threads, images))
+        return {"epoch_seconds": [99.0] + [batch_size / 1000] * (epochs - 1)}  # the first epoch is ignored
+
+    monkeypatch.setattr(benchmark_run, "run_measurement", fake_measurement)
+    args = types.SimpleNamespace(networks=["custom", "sklearn"])
+    floor = benchmark_run.products_floor_estimate(args)
+    per_network = (8 * 3 * 30 * 10 + 3 * 30 * sum(range(25, 201, 25))) / 1000
+    assert floor["networks"]["custom"]["seconds"] == pytest.approx(per_network)
+    assert floor["seconds"] == pytest.approx(2 * per_network)
+    assert {entry for entry in measured} == {("products-only", 1, 50_000), ("products-only", 1, 60_000)}
+    measured.clear()
+    benchmark_run.naive_grid_estimate(args)
+    assert {entry for entry in measured} == {("custom-per-sample", None, 50_000), ("sklearn-defaults", None, 60_000)}
+
+
+def test_products_only_epoch_runs_the_products_and_reports_an_accuracy():
+    import numpy as np
+
+    benchmark_run = load_benchmark_script()
+    rng = np.random.default_rng(0)
+    split = types.SimpleNamespace(x_train=rng.random((95, 784), dtype=np.float32),
+                                  x_test=rng.random((20, 784), dtype=np.float32), y_test=rng.integers(0, 10, 20))
+    cell = types.SimpleNamespace(seed=0, hidden_units=30, batch_size=10)  # 95 rows: the last batch is partial
+    epoch = benchmark_run.products_only_epoch(cell, split, lambda predicted: float(np.mean(predicted == split.y_test)))
+    assert 0.0 <= epoch() <= 1.0
