@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_python
 from synthetic import prototype_problem, synthetic_split
 
 from mnist_lr_batch.grid import Cell
@@ -143,8 +140,8 @@ def test_training_imports_nothing_but_numpy_and_the_standard_library():
         "third_party = {name.split('.')[0] for name in set(sys.modules) - before} - set(sys.stdlib_module_names)\n"
         "print(sorted(third_party - {'mnist_lr_batch', 'numpy'}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(custom.__file__).parents[2])})
+    result = run_python("-c", program)
+    assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "[]", result.stdout
 
 

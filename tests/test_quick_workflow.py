@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO, run_snakemake
+from conftest import REPO, run_python, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -50,11 +50,9 @@ def test_peak_memory_is_recorded_per_job(quick_run):
 
 def test_the_benchmark_script_breaks_a_grid_down_per_network(quick_run):
     """`benchmarks/run.py --summarise-grid DIR`: job time, training time, epochs and memory per network."""
-    import subprocess
-    import sys
-
-    command = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--summarise-grid", str(quick_run)]
-    breakdown = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    result = run_python(str(REPO / "benchmarks" / "run.py"), "--summarise-grid", str(quick_run))
+    assert result.returncode == 0, result.stderr[-3000:]
+    breakdown = json.loads(result.stdout)
     assert breakdown["runs"] == 9 and set(breakdown["networks"]) == {"custom", "sklearn", "keras"}
     for network in breakdown["networks"].values():
         assert network["runs"] == 3
