@@ -6,6 +6,7 @@
     python benchmarks/run.py --summarise-grid benchmarks/out/grid   # where a finished grid's time went
     python benchmarks/run.py --skip-ratios --naive-grid   # ~7 min: the grid's time with the naive baselines
     python benchmarks/run.py --skip-ratios --products-floor   # ~1 min: the grid's training as matrix products only
+    python benchmarks/run.py --skip-ratios --startup   # ~3 min: a training job's time outside train_seconds
 
 Every measurement runs in its own process (thread pools can be set only once per
 process), baselines and fast paths alternate, and each pair is measured in the
@@ -280,6 +281,54 @@ def grid_training_seconds(args, variant_of, threads, epochs) -> dict:
     return {"networks": networks, "seconds": sum(entry["seconds"] for entry in networks.values())}
 
 
+STARTUP_VARIANTS = {  # how a job's entry point is started: as the workflow does, and with one saving undone
+    "workflow": "import mnist_lr_batch.train as t",
+    "collector-running": "import contextlib, mnist_lr_batch.train as t; "
+                         "t.garbage_collector_paused = contextlib.nullcontext",
+}
+STARTUP_PAIRS = 6
+
+
+def job_outside_training(variant: str, network: str, mnist: Path, workdir: Path) -> float:
+    """Run one 1-epoch training job at batch size 200 the way the workflow runs it; return its wall
+    time minus its `train_seconds` (Python, imports, data loading, writing the run file, the exit)."""
+    import shutil
+
+    from mnist_lr_batch.grid import Cell
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    output = workdir / Cell(network, "sigmoid", 0.1, 200, seed=0, epochs=1, hidden_units=30).path
+    entry_point = f"t.exit_without_teardown(t.main(['--mnist', {str(mnist)!r}, '--output', {str(output)!r}]))"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    started = time.perf_counter()
+    finished = subprocess.run([sys.executable, "-c", f"{STARTUP_VARIANTS[variant]}; {entry_point}"],
+                              capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise RuntimeError(f"{network} job ({variant}) failed:\n{finished.stderr[-3000:]}")
+    return wall - json.loads(output.read_text())["train_seconds"]
+
+
+def startup(args) -> dict:
+    """Per network, a training job's time outside `train_seconds`, the workflow's entry point alternating
+    with the same entry point with its garbage-collector pause undone, STARTUP_PAIRS times."""
+    workdir = REPO / "benchmarks" / "out" / "startup"
+    networks = {}
+    for network in PAIRS:
+        if args.networks and network not in args.networks:
+            continue
+        seconds = {variant: [] for variant in STARTUP_VARIANTS}
+        for pair in range(STARTUP_PAIRS):
+            for variant in list(STARTUP_VARIANTS)[:: 1 if pair % 2 == 0 else -1]:  # alternate which goes first
+                seconds[variant].append(job_outside_training(variant, network, args.mnist, workdir))
+        medians = {variant: statistics.median(values) for variant, values in seconds.items()}
+        networks[network] = {"median_seconds": medians, "seconds": seconds,
+                             "saved_by_pausing_the_collector": medians["collector-running"] - medians["workflow"]}
+        print(f"  {network}: outside train_seconds, median of {STARTUP_PAIRS}: " +
+              ", ".join(f"{variant} {median:.2f} s" for variant, median in medians.items()), file=sys.stderr)
+    return networks
+
+
 def grid_wall_time(args) -> dict:
     """The whole default grid from a warm data cache, `snakemake --cores 2`, in a scratch directory."""
     import shutil
@@ -350,11 +399,13 @@ def main(argv=None) -> int:
     parser.add_argument("--networks", nargs="*", choices=list(PAIRS))
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--skip-ratios", action="store_true",
-                        help="only the --precision, --naive-grid, --products-floor and --grid parts")
+                        help="only the --precision, --naive-grid, --products-floor, --startup and --grid parts")
     parser.add_argument("--naive-grid", action="store_true",
                         help="also estimate the default grid's time with the naive baselines, one run at a time")
     parser.add_argument("--products-floor", action="store_true",
                         help="also time the default grid's training as matrix products only: a floor for NumPy loops")
+    parser.add_argument("--startup", action="store_true",
+                        help="also time a training job's start-up and exit, with and without the collector pause")
     parser.add_argument("--summarise-grid", type=Path, metavar="DIR",
                         help="only print the per-network breakdown of a grid already run in DIR")
     args = parser.parse_args(argv)
@@ -391,6 +442,9 @@ def main(argv=None) -> int:
     if args.products_floor:
         report["products_floor"] = products_floor_estimate(args)
         print(json.dumps(report["products_floor"], indent=1))
+    if args.startup:
+        report["startup"] = startup(args)
+        print(json.dumps(report["startup"], indent=1))
     if args.grid:
         report["grid"] = grid_wall_time(args)
         print(json.dumps(report["grid"], indent=1))

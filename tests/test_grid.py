@@ -158,3 +158,27 @@ def test_products_only_epoch_runs_the_products_and_reports_an_accuracy():
     cell = types.SimpleNamespace(seed=0, hidden_units=30, batch_size=10)  # 95 rows: the last batch is partial
     epoch = benchmark_run.products_only_epoch(cell, split, lambda predicted: float(np.mean(predicted == split.y_test)))
     assert 0.0 <= epoch() <= 1.0
+
+
+def test_startup_runs_a_real_job_through_each_entry_point_variant(decoded_data, tmp_path):
+    benchmark_run = load_benchmark_script()
+    for variant in benchmark_run.STARTUP_VARIANTS:
+        outside = benchmark_run.job_outside_training(variant, "custom", decoded_data / "resources" / "mnist.npz",
+                                                     tmp_path / variant)
+        assert 0 < outside < 300
+        assert len(list((tmp_path / variant).rglob("*.json"))) == 1  # the job wrote its run file
+
+
+def test_startup_alternates_the_variants_and_reports_their_medians(monkeypatch):
+    benchmark_run = load_benchmark_script()
+    order = []
+
+    def fake_job(variant, network, mnist, workdir):
+        order.append(variant)
+        return {"workflow": 1.0, "collector-running": 1.5}[variant] + len(order) / 1000
+
+    monkeypatch.setattr(benchmark_run, "job_outside_training", fake_job)
+    result = benchmark_run.startup(types.SimpleNamespace(networks=["keras"], mnist=None))
+    assert order[:4] == ["workflow", "collector-running", "collector-running", "workflow"]
+    assert len(order) == 2 * benchmark_run.STARTUP_PAIRS
+    assert result["keras"]["saved_by_pausing_the_collector"] == pytest.approx(0.5, abs=0.02)

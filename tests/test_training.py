@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 
@@ -88,6 +89,19 @@ def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
     expected_keys = {"val_accuracy", "train_loss", "epoch_seconds", "best_epoch", "best_val_accuracy",
                      "final_val_accuracy", "train_seconds", "diverged", "seed", "epochs"}
     assert expected_keys <= set(result)
+
+
+def test_the_heavy_imports_pause_the_garbage_collector_and_leave_it_running_even_on_error():
+    frozen_before = gc.get_freeze_count()
+    try:
+        with pytest.raises(ImportError), train.garbage_collector_paused():
+            assert not gc.isenabled()
+            imported = [[] for _ in range(1000)]  # tracked objects, as an import creates
+            raise ImportError("a failed import")
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen_before + len(imported)  # later collections skip them
+    finally:
+        gc.unfreeze()
 
 
 def run_entry_point(mnist, output) -> "subprocess.CompletedProcess":
