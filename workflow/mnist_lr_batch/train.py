@@ -71,8 +71,8 @@ def garbage_collector_paused():
     """Run the block (the heavy imports) with the cyclic garbage collector off, then freeze what it built.
 
     Importing TensorFlow creates millions of objects, and the collector rescans them again and
-    again while they are created: 0.6-1.3 s of a Keras job's 4.6-5.4 s outside training, 0.4 s of
-    a scikit-learn job's 2.3 s (benchmarks/RESULTS.md, "Job start-up and exit"). Modules live
+    again while they are created: 0.6-1.0 s of a Keras job's start-up, 0.2-0.4 s of a scikit-learn
+    job's (benchmarks/RESULTS.md, "Job start-up and exit"). Modules live
     until the process ends, so there is nothing for it to find; `gc.freeze` also spares the
     training that follows a late pass over all of them.
     """
