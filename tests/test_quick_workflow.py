@@ -91,3 +91,33 @@ def test_html_report(quick_run):
     html = report.read_text()
     assert "accuracy_vs_learning_rate_sigmoid.png" in html and "paper_comparison.csv" in html
     assert "first 2000 training and 500 test images" in html  # captions state the exact settings
+
+
+def test_training_jobs_claim_cpus_from_a_pool_so_more_cores_never_run_more_jobs_than_cpus(workdir_with_data):
+    """--cores 4 but a pool of one CPU: the four training jobs run one after another, not side by side.
+
+    The workflow sets the pool to this machine's CPU count; --resources sets it by hand here, so the
+    test means the same on any machine. A job's interval is its benchmark's wall time ending at its
+    log's last write.
+    """
+    import yaml
+
+    from mnist_lr_batch.grid import BENCHMARK_PATTERN, LOG_PATTERN, Cell
+
+    config = {"networks": ["sklearn"], "activations": ["sigmoid"], "epochs": 1, "hidden_units": 8, "seeds": [0],
+              "subset": {"train": 500, "test": 100},
+              "experiments": {"pool": {"learning_rates": [0.1, 0.2, 0.3, 0.4], "batch_sizes": [50]}}}
+    (workdir_with_data / "pool.yaml").write_text(yaml.safe_dump(config))
+    run_snakemake(workdir_with_data, "--cores", "4", "--resources", "local_cpus=1",
+                  "--configfile", str(workdir_with_data / "pool.yaml"), "--", "results/runs.csv")
+    intervals = []
+    for run_file in sorted((workdir_with_data / "results" / "runs").rglob("*.json")):
+        wildcards = Cell.from_path(run_file.relative_to(workdir_with_data)).wildcards
+        ended = (workdir_with_data / LOG_PATTERN.format(**wildcards)).stat().st_mtime
+        seconds = float((workdir_with_data / BENCHMARK_PATTERN.format(**wildcards)).read_text().splitlines()[1]
+                        .split("\t")[0])
+        intervals.append((ended - seconds, ended))
+    assert len(intervals) == 4
+    intervals.sort()
+    overlaps = [earlier[1] - later[0] for earlier, later in zip(intervals, intervals[1:])]
+    assert max(overlaps) < 0.5, intervals  # side by side, each would overlap the next by about a job's length

@@ -140,6 +140,33 @@ def training_code(network):
     ]
 
 
+# Locally, a training job keeps one CPU busy, and more jobs than the machine has
+# CPUs (the README's --cores 4 on a 2-core laptop) finish the grid no sooner but
+# inflate every run's train_seconds about 1.8x (benchmarks/RESULTS.md). So each
+# training job also claims its threads from a pool of this machine's CPUs. A
+# cluster gives every job its own CPUs: no pool there. `--resources local_cpus=N`
+# sets the pool by hand. (`register_resource` is how Snakemake adds its own
+# mutexes; tests/test_quick_workflow.py checks that the pool holds.)
+LOCAL_CPUS = "local_cpus"
+
+
+def usable_cpus():
+    """The CPUs this process may run on (its affinity mask where the OS has one, as Linux does)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+if workflow.local_exec and LOCAL_CPUS not in workflow.global_resources:
+    workflow.register_resource(LOCAL_CPUS, usable_cpus())
+
+
+def local_cpus(wildcards, threads):
+    """A job's claim on the pool: its threads, at most the whole pool (it still has to run)."""
+    pool = workflow.global_resources.get(LOCAL_CPUS)
+    return threads if pool is None else min(threads, pool.value)
+
+
 def run_priority(wildcards):
     """Start the longest jobs (small batches, many epochs) first: no long tail at the end."""
     train_size, _ = grid.parse_data_tag(wildcards.data)

@@ -21,6 +21,8 @@ rule train_custom:
     conda:
         "../../envs/numpy.yaml"
     threads: 1
+    resources:
+        local_cpus=local_cpus,
     shell:
         "python -m mnist_lr_batch.train --mnist {input.mnist} --output {output.run} "
         "--threads {threads} 2> {log}"
@@ -40,6 +42,8 @@ rule train_sklearn:
     conda:
         "../../envs/sklearn.yaml"
     threads: 1
+    resources:
+        local_cpus=local_cpus,
     shell:
         "python -m mnist_lr_batch.train --mnist {input.mnist} --output {output.run} "
         "--threads {threads} 2> {log}"
@@ -59,6 +63,8 @@ rule train_keras:
     conda:
         "../../envs/tensorflow.yaml"
     threads: 1
+    resources:
+        local_cpus=local_cpus,
     shell:
         "python -m mnist_lr_batch.train --mnist {input.mnist} --output {output.run} "
         "--threads {threads} 2> {log}"
