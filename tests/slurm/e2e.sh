@@ -292,6 +292,16 @@ else
     tail -n 40 "$WORK/snakemake.log" | sed 's/^/    | /'
 fi
 
+# Jobs sent to SLURM claim nothing from the pool of the submitting machine's CPUs
+# (local_cpus, workflow/rules/common.smk): a claim would let Snakemake keep only
+# a login node's worth of SLURM jobs in flight.
+claims=$(grep -oE 'local_cpus=[0-9]+' "$WORK/snakemake.log" | sort | uniq -c | awk '{print $2 " x" $1}' | paste -sd ' ' -)
+if grep -q 'local_cpus=0' "$WORK/snakemake.log" && ! grep -q 'local_cpus=[1-9]' "$WORK/snakemake.log"; then
+    pass "training jobs sent to SLURM claim no local CPUs ($claims)"
+else
+    fail "training jobs sent to SLURM should claim local_cpus=0; snakemake.log has: ${claims:-none}"
+fi
+
 # --- 4. SLURM's records and the run files ----------------------------------
 RUN_ID=$(sed -n 's/.*SLURM run ID: \([A-Za-z0-9_-]*\).*/\1/p' "$WORK/snakemake.log" | head -n 1)
 squeue --noheader --states=all --format='%i|%T|%j|%k' >"$WORK/squeue.txt" 2>&1 || true

@@ -143,10 +143,9 @@ def training_code(network):
 # Locally, a training job keeps one CPU busy, and more jobs than the machine has
 # CPUs (the README's --cores 4 on a 2-core laptop) finish the grid no sooner but
 # inflate every run's train_seconds about 1.8x (benchmarks/RESULTS.md). So each
-# training job also claims its threads from a pool of this machine's CPUs. A
-# cluster gives every job its own CPUs: no pool there. `--resources local_cpus=N`
-# sets the pool by hand. (`register_resource` is how Snakemake adds its own
-# mutexes; tests/test_quick_workflow.py checks that the pool holds.)
+# training job also claims its threads from a pool of this machine's CPUs;
+# `--resources local_cpus=N` sets the pool by hand. (`register_resource` is how
+# Snakemake adds its own mutexes; tests/test_quick_workflow.py checks the pool.)
 LOCAL_CPUS = "local_cpus"
 
 
@@ -157,14 +156,20 @@ def usable_cpus():
     return os.cpu_count() or 1
 
 
-if workflow.local_exec and LOCAL_CPUS not in workflow.global_resources:
+if LOCAL_CPUS not in workflow.global_resources:
     workflow.register_resource(LOCAL_CPUS, usable_cpus())
 
 
 def local_cpus(wildcards, threads):
-    """A job's claim on the pool: its threads, at most the whole pool (it still has to run)."""
-    pool = workflow.global_resources.get(LOCAL_CPUS)
-    return threads if pool is None else min(threads, pool.value)
+    """A training job's claim on the pool: its threads, at most the whole pool.
+
+    Nothing when an executor sends the job to a cluster, which gives every job
+    its own CPUs. Evaluated when the DAG is built, after the executor is known
+    (at the Snakefile's parse time `workflow.local_exec` is always true).
+    """
+    if not workflow.local_exec:
+        return 0
+    return min(threads, workflow.global_resources[LOCAL_CPUS].value)
 
 
 def run_priority(wildcards):
