@@ -164,12 +164,16 @@ def per_epoch(measurement: dict) -> float:
 
 
 # --------------------------------------------------------------------------- the benchmark
+def selected_networks(args) -> list[str]:
+    """The networks `--networks` names, all three without it."""
+    return [network for network in PAIRS if not args.networks or network in args.networks]
+
+
 def ratios(args) -> list[dict]:
     """Baseline and fast path of each network, alternating, `args.repeats` times."""
     rows = []
-    for network, (baseline, fast) in PAIRS.items():
-        if args.networks and network not in args.networks:
-            continue
+    for network in selected_networks(args):
+        baseline, fast = PAIRS[network]
         measured = {baseline: [], fast: []}
         for variant in EXTRA_VARIANTS if network == "custom" else []:
             measured[variant] = []
@@ -265,9 +269,7 @@ def grid_training_seconds(args, variant_of, threads, epochs) -> dict:
 
     epochs_by_network = epochs_by_batch_size(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     networks = {}
-    for network in PAIRS:
-        if args.networks and network not in args.networks:
-            continue
+    for network in selected_networks(args):
         variant, epochs_at = variant_of(network), epochs_by_network[network]
         seconds_per_epoch = {}
         for batch_size in sorted(epochs_at):
@@ -314,9 +316,7 @@ def startup(args) -> dict:
     with the same entry point with its garbage-collector pause undone, STARTUP_PAIRS times."""
     workdir = REPO / "benchmarks" / "out" / "startup"
     networks = {}
-    for network in PAIRS:
-        if args.networks and network not in args.networks:
-            continue
+    for network in selected_networks(args):
         seconds = {variant: [] for variant in STARTUP_VARIANTS}
         for pair in range(STARTUP_PAIRS):
             for variant in list(STARTUP_VARIANTS)[:: 1 if pair % 2 == 0 else -1]:  # alternate which goes first
@@ -373,6 +373,14 @@ def grid_breakdown(workdir: Path) -> dict:
             "mean_seconds_outside_train_per_job": float(np.mean(outside)), "peak_rss_mb": max(peak_rss),
         }
     return {"runs": len(runs), "sum_train_seconds": float(runs["train_seconds"].sum()), "networks": networks}
+
+
+OPTIONAL_PARTS = {  # the --flag (as an args attribute) and what it runs
+    "naive_grid": naive_grid_estimate,
+    "products_floor": products_floor_estimate,
+    "startup": startup,
+    "grid": grid_wall_time,
+}
 
 
 def print_table(rows: list[dict]) -> None:
@@ -440,18 +448,10 @@ def main(argv=None) -> int:
         report["precision"] = precision(args)
         print(json.dumps({key: value for key, value in report["precision"].items() if "curves" not in key},
                          indent=1))
-    if args.naive_grid:
-        report["naive_grid"] = naive_grid_estimate(args)
-        print(json.dumps(report["naive_grid"], indent=1))
-    if args.products_floor:
-        report["products_floor"] = products_floor_estimate(args)
-        print(json.dumps(report["products_floor"], indent=1))
-    if args.startup:
-        report["startup"] = startup(args)
-        print(json.dumps(report["startup"], indent=1))
-    if args.grid:
-        report["grid"] = grid_wall_time(args)
-        print(json.dumps(report["grid"], indent=1))
+    for part, run_part in OPTIONAL_PARTS.items():  # each behind its own flag, in this order
+        if getattr(args, part):
+            report[part] = run_part(args)
+            print(json.dumps(report[part], indent=1))
     if args.naive_grid and args.grid:
         wall, naive = report["grid"]["wall_seconds"], report["naive_grid"]["seconds"]
         print(f"the grid took {wall / 60:.1f} min; the naive baselines, one run at a time, would take "
