@@ -101,18 +101,66 @@ def test_reshuffles_every_epoch():
     assert not np.array_equal(*orders)
 
 
-def test_last_partial_mini_batch_is_averaged_over_its_own_size():
+@pytest.mark.parametrize("compiled, dtype, tolerance", [(False, np.float64, 1e-14), (True, np.float32, 2e-6)])
+def test_last_partial_mini_batch_is_averaged_over_its_own_size(compiled, dtype, tolerance):
     """network.py divides by len(mini_batch): 7 samples at batch size 5 are steps of 5 and 2."""
-    (x, y), _ = prototype_problem(n_train=7, n_features=6)
-    y = one_hot(y, np.float64)
-    network = CustomNetwork((6, 4, 10), "sigmoid", seed=1, dtype=np.float64)
-    reference = CustomNetwork((6, 4, 10), "sigmoid", seed=1, dtype=np.float64)
+    (x, y), _ = prototype_problem(n_train=7, n_features=6, dtype=dtype)
+    network = CustomNetwork((6, 4, 10), "sigmoid", seed=1, dtype=dtype, compiled=compiled)
+    reference = CustomNetwork((6, 4, 10), "sigmoid", seed=1, dtype=dtype, compiled=False)
     network.train_epoch(x, y, batch_size=5, learning_rate=1.0)
     order = reference.rng.permutation(7)
+    y = one_hot(y, dtype)
     reference.update_mini_batch(x[order[:5]], y[order[:5]], 1.0)
     reference.update_mini_batch(x[order[5:]], y[order[5:]], 1.0)
     for got, expected in zip(network.weights + network.biases, reference.weights + reference.biases):
-        np.testing.assert_allclose(got, expected, atol=1e-14)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=tolerance)
+
+
+def numpy_and_compiled_twins(activation, output, cost, sizes, init="glorot"):
+    numpy_network = CustomNetwork(sizes, activation, output=output, cost=cost, init=init, seed=4, compiled=False)
+    compiled_network = copy.deepcopy(numpy_network)
+    compiled_network.compiled = True
+    return numpy_network, compiled_network
+
+
+@pytest.mark.parametrize("activation, output, cost", VARIANTS)
+@pytest.mark.parametrize("hidden_units, batch_size", [(7, 10), (8, 3)])  # odd and even units; partial batches
+def test_compiled_epoch_equals_the_numpy_steps(activation, output, cost, hidden_units, batch_size):
+    """The workflow's float32 epoch runs in one compiled call: the same parameters and loss as the NumPy steps,
+    to float32 rounding, for every output layer, cost and activation, after two epochs."""
+    (x, y), _ = prototype_problem(n_train=61, n_features=13, dtype=np.float32)
+    numpy_network, compiled_network = numpy_and_compiled_twins(activation, output, cost, (13, hidden_units, 10))
+    for _ in range(2):
+        expected_loss = numpy_network.train_epoch(x, y, batch_size, 0.5)
+        loss = compiled_network.train_epoch(x, y, batch_size, 0.5)
+        assert loss == pytest.approx(expected_loss, rel=1e-5)
+    for got, expected in zip(compiled_network.weights + compiled_network.biases,
+                             numpy_network.weights + numpy_network.biases):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation, output, cost", [("relu", "hidden", "quadratic"), ("sigmoid", "softmax",
+                                                      "crossentropy"), ("tanh", "softmax", "quadratic")])
+def test_compiled_epoch_reports_overflow_like_the_numpy_steps(activation, output, cost):
+    """Weights that overflow float32 make both paths' loss non-finite (the driver records that as divergence),
+    and leave the same parameters non-finite: nothing in the compiled loop assumes NaN or infinity away."""
+    (x, y), _ = prototype_problem(n_train=40, n_features=13, dtype=np.float32)
+    numpy_network, compiled_network = numpy_and_compiled_twins(activation, output, cost, (13, 8, 10))
+    for network in (numpy_network, compiled_network):
+        network.weights[1][:] = np.float32(3e38)  # every output pre-activation overflows
+    expected_loss = numpy_network.train_epoch(x, y, 10, 0.1)
+    loss = compiled_network.train_epoch(x, y, 10, 0.1)
+    assert not np.isfinite(expected_loss) and not np.isfinite(loss)
+    for got, expected in zip(compiled_network.weights + compiled_network.biases,
+                             numpy_network.weights + numpy_network.biases):
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected))
+
+
+def test_the_compiled_epoch_is_float32_only():
+    with pytest.raises(ValueError, match="compiled epoch trains in float32"):
+        CustomNetwork((4, 3, 10), "sigmoid", dtype=np.float64, compiled=True)
+    assert CustomNetwork((4, 3, 10), "sigmoid").compiled  # the workflow's dtype
+    assert not CustomNetwork((4, 3, 10), "sigmoid", dtype=np.float64).compiled
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -129,20 +177,22 @@ def test_bad_parameters_are_named(bad, message):
         CustomNetwork((4, 3, 10), activation, **arguments)
 
 
-def test_training_imports_nothing_but_numpy_and_the_standard_library():
-    """Everything a custom run imports, checked in a fresh interpreter."""
+def test_training_imports_no_machine_learning_library():
+    """Everything a custom run imports, checked in a fresh interpreter of the full install.
+
+    (tests/test_envs.py runs the job in the numpy env, which has nothing but NumPy and Numba.)
+    """
     program = (
         "import sys\n"
-        "before = set(sys.modules)\n"
         "import mnist_lr_batch.train, mnist_lr_batch.training, mnist_lr_batch.data\n"
         "from mnist_lr_batch.networks import network_module\n"
         "network_module('custom')\n"
-        "third_party = {name.split('.')[0] for name in set(sys.modules) - before} - set(sys.stdlib_module_names)\n"
-        "print(sorted(third_party - {'mnist_lr_batch', 'numpy'}))\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'sklearn', 'tensorflow', 'keras', 'torch',"
+        " 'jax', 'pandas', 'matplotlib'}), 'numba' in sys.modules)\n"
     )
     result = run_python("-c", program)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "[]", result.stdout
+    assert result.stdout.strip() == "[] True", result.stdout
 
 
 @pytest.mark.parametrize("output, expected", [("softmax", 200.0), ("sigmoid", 200.0 + 9 * np.log(2))])

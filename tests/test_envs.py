@@ -103,7 +103,7 @@ def test_the_custom_network_trains_without_tensorflow_or_sklearn(numpy_env, deco
     assert not importable(numpy_env, "tensorflow") and not importable(numpy_env, "sklearn")
     assert not importable(numpy_env, "pandas")
     result = train_in(numpy_env, tmp_path, decoded_data / "resources" / "mnist.npz", "custom")
-    assert result["epochs_run"] == 2 and set(result["versions"]) == {"python", "numpy"}
+    assert result["epochs_run"] == 2 and set(result["versions"]) == {"python", "numpy", "numba"}
 
 
 @pytest.mark.workflow
@@ -128,4 +128,4 @@ def test_the_sklearn_network_trains_without_tensorflow(decoded_data, tmp_path):
     python = build_venv(ENVS / "sklearn.yaml", tmp_path / "venv")
     assert not importable(python, "tensorflow") and not importable(python, "keras")
     result = train_in(python, tmp_path, decoded_data / "resources" / "mnist.npz", "sklearn")
-    assert result["epochs_run"] == 2 and set(result["versions"]) == {"python", "numpy", "scikit-learn"}
+    assert result["epochs_run"] == 2 and set(result["versions"]) == {"python", "numpy", "numba", "scikit-learn"}

@@ -90,32 +90,55 @@ def library_twin(trainer, seed: int) -> MLPClassifier:
     return MLPClassifier(**(trainer.classifier.get_params() | {"random_state": np.random.RandomState(seed)}))
 
 
-def assert_equal_arrays(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+def assert_close_arrays(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    """Equal to float32 rounding: the compiled epoch sums in another order than BLAS and fuses multiply-adds."""
     assert len(got) == len(expected)
     for got_array, expected_array in zip(got, expected):
-        np.testing.assert_array_equal(got_array, expected_array)
+        np.testing.assert_allclose(got_array, expected_array, rtol=1e-3, atol=1e-6)
+
+
+def state(classifier) -> list[np.ndarray]:
+    """Weights, biases and, where momentum uses them, the momentum buffers (momentum 0 never reads them)."""
+    velocities = classifier._optimizer.velocities if classifier.momentum else []
+    return classifier.coefs_ + classifier.intercepts_ + velocities
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 @pytest.mark.parametrize("options", [{}, {"momentum": 0, "alpha": 0}, {"momentum": 0.5, "alpha": 0.01}])
-def test_the_tight_loop_reproduces_the_library_bit_for_bit(activation, options):
-    """Weights, momentum buffers, loss and stopping state equal library partial_fit's after every epoch."""
+def test_the_compiled_epoch_reproduces_the_library(activation, options):
+    """Weights, momentum buffers, loss and stopping state agree with library partial_fit's after every epoch."""
     split = synthetic_split()
     variant = variant_tag("sklearn", options)
-    fast = sklearn_mlp.build(cell(activation=activation, batch_size=7, learning_rate=0.5, variant=variant), split)
+    fast = sklearn_mlp.build(cell(activation=activation, batch_size=7, variant=variant), split)
     library = library_twin(fast, seed=0)
     for _ in range(3):
         fast.train_epoch()
         library.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-        assert_equal_arrays(fast.classifier.coefs_ + fast.classifier.intercepts_ + fast.classifier._optimizer.velocities,
-                            library.coefs_ + library.intercepts_ + library._optimizer.velocities)
-        assert fast.classifier.loss_curve_ == library.loss_curve_
-        assert (fast.classifier.t_, fast.classifier.n_iter_, fast.classifier.best_loss_) == \
-            (library.t_, library.n_iter_, library.best_loss_)
+        assert_close_arrays(state(fast.classifier), state(library))
+        assert fast.classifier.loss_curve_ == pytest.approx(library.loss_curve_, rel=1e-5)
+        assert (fast.classifier.t_, fast.classifier.n_iter_) == (library.t_, library.n_iter_)
+        assert fast.classifier.best_loss_ == pytest.approx(library.best_loss_, rel=1e-5)
         assert fast.classifier._no_improvement_count == library._no_improvement_count
 
 
-def test_matched_initial_weights_train_bit_for_bit_like_the_library():
+def test_a_chaotic_run_departs_from_the_library_no_more_than_the_library_from_itself():
+    """Where training is chaotic (here tanh at learning rate 0.5), float32 rounding differences grow until the
+    weights differ. The compiled epoch's departure from partial_fit is of the size the library's own departure
+    from itself takes when its learning rate moves by 3e-7, less than one float32 rounding step."""
+    split = synthetic_split()
+    fast = sklearn_mlp.build(cell(activation="tanh", batch_size=7, learning_rate=0.5), split)
+    library, nudged = library_twin(fast, seed=0), library_twin(fast, seed=0)
+    nudged.learning_rate_init *= 1 + 3e-7
+    for model in (library, nudged):
+        model.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
+    fast.train_epoch()
+    ours = np.abs(fast.classifier.coefs_[0] - library.coefs_[0]).max()
+    libraries = np.abs(nudged.coefs_[0] - library.coefs_[0]).max()
+    assert libraries > 0.1  # chaotic: rounding-size causes, visible effects
+    assert ours < 10 * libraries
+
+
+def test_matched_initial_weights_train_like_the_library():
     class LibraryWithMatchedWeights(MLPClassifier):
         _init_coef = sklearn_mlp.MatchedInitMLPClassifier._init_coef
 
@@ -126,28 +149,29 @@ def test_matched_initial_weights_train_bit_for_bit_like_the_library():
     for _ in range(2):
         fast.train_epoch()
         library.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-    assert_equal_arrays(fast.classifier.coefs_ + fast.classifier.intercepts_, library.coefs_ + library.intercepts_)
+    assert_close_arrays(fast.classifier.coefs_ + fast.classifier.intercepts_, library.coefs_ + library.intercepts_)
 
 
-def test_cases_outside_the_tight_loop_use_the_library_loop():
-    split = synthetic_split()
-    fast = sklearn_mlp.FastMLPClassifier(hidden_layer_sizes=(16,), solver="adam", batch_size=10,
-                                         random_state=np.random.RandomState(0))
-    library = MLPClassifier(hidden_layer_sizes=(16,), solver="adam", batch_size=10,
-                            random_state=np.random.RandomState(0))
+@pytest.mark.parametrize("solver, dtype", [("adam", np.float32), ("sgd", np.float64)])
+def test_cases_outside_the_compiled_epoch_use_the_library_loop(solver, dtype):
+    split = synthetic_split(dtype=dtype)
+    settings = dict(hidden_layer_sizes=(16,), solver=solver, batch_size=10)
+    fast = sklearn_mlp.FastMLPClassifier(**settings, random_state=np.random.RandomState(0))
+    library = MLPClassifier(**settings, random_state=np.random.RandomState(0))
     for model in (fast, library):
         model.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-    assert not hasattr(fast._optimizer, "velocities")  # Adam: the library's own loop ran
-    assert_equal_arrays(fast.coefs_, library.coefs_)
+    assert not fast._compiled_epoch_applies(split.x_train, None, True)
+    for got, expected in zip(fast.coefs_, library.coefs_):
+        np.testing.assert_array_equal(got, expected)  # the library's own loop: bit for bit
 
 
-def test_the_tight_loop_runs_only_under_the_verified_scikit_learn_release(monkeypatch):
+def test_the_compiled_epoch_runs_only_under_the_verified_scikit_learn_release(monkeypatch):
     split = synthetic_split()
     trainer = sklearn_mlp.build(cell(), split)
     trainer.train_epoch()
-    assert trainer.classifier._tight_loop_applies(split.x_train, None, True)  # the pinned release
+    assert trainer.classifier._compiled_epoch_applies(split.x_train, None, True)  # the pinned release
     monkeypatch.setattr(sklearn_mlp.sklearn, "__version__", "1.10.0")
-    assert not trainer.classifier._tight_loop_applies(split.x_train, None, True)
+    assert not trainer.classifier._compiled_epoch_applies(split.x_train, None, True)
 
 
 def test_a_scikit_learn_job_trains_the_same_without_pandas():

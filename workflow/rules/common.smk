@@ -128,15 +128,15 @@ def source_file(relative):
 # out: editing them cannot change a result.
 SHARED_TRAINING_CODE = ["training.py", "data.py", "initial_weights.py"]
 NETWORK_CODE = {
-    "custom": "networks/custom.py",
-    "sklearn": "networks/sklearn_mlp.py",
-    "keras": "networks/keras_mlp.py",
+    "custom": ["networks/custom.py", "networks/sgd_kernel.py"],
+    "sklearn": ["networks/sklearn_mlp.py", "networks/sgd_kernel.py"],
+    "keras": ["networks/keras_mlp.py"],
 }
 
 
 def training_code(network):
     return [
-        source_file(name) for name in [*SHARED_TRAINING_CODE, NETWORK_CODE[network]]
+        source_file(name) for name in [*SHARED_TRAINING_CODE, *NETWORK_CODE[network]]
     ]
 
 

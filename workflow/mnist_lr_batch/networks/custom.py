@@ -7,8 +7,13 @@ mini-batch (w -= eta / m * sum of per-sample gradients); a reshuffle every epoch
 Where network.py loops over the samples of a mini-batch, this computes the whole
 mini-batch with matrix products; the maths is the same (a test checks it).
 
+The NumPy methods below are the network's definition, readable as network.py is.
+A float32 network (the workflow's) trains each epoch in one compiled call instead
+(`sgd_kernel.sgd_epoch`, the same maths without Python in the loop, several times
+faster at small mini-batches); tests hold it to the NumPy step for every variant.
+
 Controlled variants (for the paper's open questions) change the output layer,
-the cost and the initialisation. NumPy and the standard library only.
+the cost and the initialisation. NumPy and Numba only: no machine-learning library.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnist_lr_batch.initial_weights import matched_weights
+from mnist_lr_batch.networks import sgd_kernel
 
 DTYPE = np.float32  # chosen by measurement, see benchmarks/RESULTS.md
 N_CLASSES = 10
@@ -97,6 +103,7 @@ class CustomNetwork:
         init: str = "normal",
         seed: int = 0,
         dtype: type = DTYPE,
+        compiled: bool | None = None,
     ):
         if len(sizes) != 3:
             raise ValueError(f"sizes must be (inputs, hidden, outputs), got {sizes}")
@@ -110,6 +117,11 @@ class CustomNetwork:
         if cost == "crossentropy" and output_name not in ("sigmoid", "softmax"):
             raise ValueError(f"cost 'crossentropy' needs a sigmoid or softmax output layer, got {output_name!r}")
         self.sizes, self.cost_name, self.dtype = sizes, cost, np.dtype(dtype)
+        if compiled is None:
+            compiled = self.dtype == np.float32
+        if compiled and self.dtype != np.float32:
+            raise ValueError(f"the compiled epoch trains in float32, not {self.dtype}; pass compiled=False")
+        self.compiled, self.activation_name = compiled, activation
         self.hidden, self.hidden_prime = ACTIVATIONS[activation]
         self.output_name = output_name
         self.output, self.output_prime = OUTPUTS[output_name]
@@ -185,15 +197,36 @@ class CustomNetwork:
         b1 -= delta1.sum(axis=0)
         return cost
 
-    def train_epoch(self, x: np.ndarray, y_onehot: np.ndarray, batch_size: int, learning_rate: float) -> float:
+    def train_epoch(self, x: np.ndarray, labels: np.ndarray, batch_size: int, learning_rate: float) -> float:
         """Shuffle, then one SGD step per mini-batch; returns the mean cost per sample."""
         order = self.rng.permutation(len(x))
+        if self.compiled:
+            return self.compiled_epoch(x, labels, order, batch_size, learning_rate) / len(x)
+        y_onehot = one_hot(labels, self.dtype)
         total = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, len(x), batch_size):
                 batch = order[start : start + batch_size]
                 total += self.update_mini_batch(x[batch], y_onehot[batch], learning_rate)
         return total / len(x)
+
+    def compiled_epoch(self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+                       learning_rate: float) -> float:
+        """update_mini_batch over the mini-batches of `order`, compiled; returns the summed cost.
+
+        network.py's update is sgd_kernel's with no momentum and no L2 penalty; its
+        momentum buffers are then never read or written.
+        """
+        (w1, w2), (b1, b2) = self.weights, self.biases
+        if not hasattr(self, "_unused_velocities"):
+            self._unused_velocities = [np.zeros_like(p) for p in (w1, b1, w2, b2)]
+        cost = sgd_kernel.CROSS_ENTROPY if self.cost_name == "crossentropy" else sgd_kernel.QUADRATIC
+        return sgd_kernel.sgd_epoch(
+            x, labels, order, batch_size, w1, b1, w2, b2, *self._unused_velocities,
+            learning_rate, 0.0, False, 0.0,
+            sgd_kernel.ACTIVATION_CODES[self.activation_name], sgd_kernel.ACTIVATION_CODES[self.output_name], cost,
+            False,
+        )
 
 
 def one_hot(labels: np.ndarray, dtype) -> np.ndarray:
@@ -206,11 +239,11 @@ class CustomTrainer:
     """Binds a CustomNetwork to one run's data and hyperparameters."""
 
     def __init__(self, network: CustomNetwork, x: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float):
-        self.network, self.x, self.batch_size, self.learning_rate = network, x, batch_size, learning_rate
-        self.y_onehot = one_hot(y, network.dtype)
+        self.network, self.batch_size, self.learning_rate = network, batch_size, learning_rate
+        self.x, self.labels = np.ascontiguousarray(x), np.ascontiguousarray(y, dtype=np.int64)  # as the kernel takes them
 
     def train_epoch(self) -> float:
-        return self.network.train_epoch(self.x, self.y_onehot, self.batch_size, self.learning_rate)
+        return self.network.train_epoch(self.x, self.labels, self.batch_size, self.learning_rate)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -236,4 +269,4 @@ def build(cell, split) -> CustomTrainer:
 
 
 def library_versions() -> dict[str, str]:
-    return {"numpy": np.__version__}
+    return {"numpy": np.__version__, "numba": sgd_kernel.NUMBA_VERSION}

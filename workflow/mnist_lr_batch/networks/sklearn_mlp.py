@@ -11,15 +11,16 @@ integer would reseed, and so repeat the same shuffle, on every `partial_fit`
 call; and `fit(max_iter=1, warm_start=True)` is not used because it resets the
 momentum buffers each call.
 
-Speed without changing a number: at batch size 10 the library spends most of an
-epoch on per-batch overhead (type dispatch, temporary arrays, a generic loss
-function), not on the arithmetic. `FastMLPClassifier` is MLPClassifier with
-`_fit_stochastic`, the loop `partial_fit` runs, rewritten for the one case the
-workflow uses (SGD with a constant learning rate, dense NumPy input, one hidden
-layer, softmax output): the same operations in the same order, on preallocated
-buffers where the library allocates. A test checks that weights, momentum
-buffers and loss are bit-identical to the library's own `partial_fit`; anything
-else falls back to the library's loop.
+Speed: at batch size 10 the library spends most of an epoch on per-batch
+overhead (type dispatch, temporary arrays, a generic loss function), not on the
+arithmetic. `FastMLPClassifier` is MLPClassifier with `_fit_stochastic`, the loop
+`partial_fit` runs, replaced for the one case the workflow uses (SGD with a
+constant learning rate, float32 dense input, one hidden layer, softmax output) by
+one compiled call per epoch (`sgd_kernel.sgd_epoch`) that runs the library's
+arithmetic: its shuffle and batches, forward pass, log-loss with L2 penalty,
+gradients and Nesterov-momentum update. Tests check weights, momentum buffers and
+loss against the library's own `partial_fit` to float32 rounding; anything else
+runs the library's loop.
 """
 
 from __future__ import annotations
@@ -30,60 +31,42 @@ import numpy as np
 import sklearn
 import sklearn.neural_network._multilayer_perceptron as sklearn_mlp_module
 import threadpoolctl
-from scipy.special import xlogy
 from sklearn.neural_network import MLPClassifier
-from sklearn.neural_network._base import ACTIVATIONS, DERIVATIVES, inplace_softmax
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
 from mnist_lr_batch.initial_weights import matched_weights
+from mnist_lr_batch.networks import sgd_kernel
 
 DTYPE = np.float32  # MLPClassifier keeps float32 input in float32: same curves, less time
 CLASSES = np.arange(10)
 SKLEARN_ACTIVATION = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu"}
+KERNEL_ACTIVATION = {"logistic": sgd_kernel.SIGMOID, "tanh": sgd_kernel.TANH, "relu": sgd_kernel.RELU}
 _thread_limits = None
-# The tight loop repeats private internals of this scikit-learn release (tested bit for bit
+# The compiled epoch stands in for private internals of this scikit-learn release (tested
 # against its partial_fit); under any other release the library's own loop runs.
-TIGHT_LOOP_VERIFIED_FOR = "1.9"
+COMPILED_EPOCH_VERIFIED_FOR = "1.9"
 
 
-def library_log_loss(y_true: np.ndarray, y_prob: np.ndarray, eps: np.floating) -> np.floating:
-    """sklearn's `log_loss` for one-hot y and no sample weights: its operations, without its per-call overhead.
-
-    `eps` is `np.finfo(y_prob.dtype).eps`, looked up once by the caller. `np.clip`
-    as minimum/maximum, `np.average(axis=0)` as sum then divide by the count as an
-    intp (what `np.mean` does), then the sum over classes.
-    """
-    clipped = np.maximum(y_prob, eps)
-    np.minimum(clipped, 1 - eps, out=clipped)
-    per_class = np.add.reduce(xlogy(y_true, clipped), axis=0)
-    np.true_divide(per_class, np.intp(len(y_prob)), out=per_class, casting="unsafe")
-    return -np.add.reduce(per_class)
-
-
-def contiguous_copies(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One flat buffer holding copies of `arrays`, one after the other, and views of it shaped like them."""
-    flat = np.concatenate([array.reshape(-1) for array in arrays])
-    views, start = [], 0
-    for array in arrays:
-        views.append(flat[start : start + array.size].reshape(array.shape))
-        start += array.size
-    return flat, views
+def kernel_layout(array: np.ndarray) -> np.ndarray:
+    """The library's (inputs, units) weights as the kernel's (units, inputs) rows, contiguous."""
+    return np.ascontiguousarray(array.T)
 
 
 class FastMLPClassifier(MLPClassifier):
-    """MLPClassifier whose `partial_fit` epoch runs the library's SGD arithmetic in one tight loop."""
+    """MLPClassifier whose `partial_fit` epoch runs the library's SGD arithmetic in one compiled call."""
 
-    def _tight_loop_applies(self, X, sample_weight, incremental: bool) -> bool:
+    def _compiled_epoch_applies(self, X, sample_weight, incremental: bool) -> bool:
         return (
-            ".".join(sklearn.__version__.split(".")[:2]) == TIGHT_LOOP_VERIFIED_FOR
-            and incremental and type(X) is np.ndarray and sample_weight is None
+            ".".join(sklearn.__version__.split(".")[:2]) == COMPILED_EPOCH_VERIFIED_FOR
+            and incremental and type(X) is np.ndarray and X.dtype == np.float32 and sample_weight is None
             and self.solver == "sgd" and self.learning_rate == "constant" and self.shuffle
             and not self.early_stopping and self.n_layers_ == 3 and self.out_activation_ == "softmax"
+            and self.activation in KERNEL_ACTIVATION
         )
 
     def _fit_stochastic(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads, layer_units,
                         incremental):
-        if not self._tight_loop_applies(X, sample_weight, incremental):
+        if not self._compiled_epoch_applies(X, sample_weight, incremental):
             return super()._fit_stochastic(X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
                                            layer_units, incremental)
         if not hasattr(self, "_optimizer"):
@@ -91,15 +74,21 @@ class FastMLPClassifier(MLPClassifier):
             self._optimizer = SGDOptimizer(params, self.learning_rate_init, self.learning_rate, self.momentum,
                                            self.nesterovs_momentum, self.power_t)
         n_samples = X.shape[0]
-        # The library's shuffle and batches, looked up on its module (so a test can record them).
-        order = sklearn_mlp_module.shuffle(np.arange(n_samples, dtype=int), random_state=self._random_state)
-        batches = sklearn_mlp_module.gen_batches(n_samples, np.clip(self.batch_size, 1, n_samples))
-        step = _SGDStep(self)
-        accumulated_loss = 0.0
-        for batch in batches:
-            rows = order[batch]
-            # y stays bool: the library's xlogy(bool, float32) runs in float64, and so must ours.
-            accumulated_loss += step(X[rows], y[rows]) * (batch.stop - batch.start)
+        # The library's shuffle, looked up on its module (so a test can record it).
+        order = sklearn_mlp_module.shuffle(np.arange(n_samples, dtype=np.int64), random_state=self._random_state)
+        batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        (w1, w2), (b1, b2) = self.coefs_, self.intercepts_
+        v1, v2, vb1, vb2 = self._optimizer.velocities
+        kernel_weights = [kernel_layout(w1), kernel_layout(w2)]
+        kernel_velocities = [kernel_layout(v1), kernel_layout(v2)]
+        accumulated_loss = sgd_kernel.sgd_epoch(
+            X, np.argmax(y, axis=1), order, batch_size,
+            kernel_weights[0], b1, kernel_weights[1], b2, kernel_velocities[0], vb1, kernel_velocities[1], vb2,
+            self.learning_rate_init, self.momentum, self.nesterovs_momentum, self.alpha,
+            KERNEL_ACTIVATION[self.activation], sgd_kernel.SOFTMAX, sgd_kernel.LOG_LOSS, True,
+        )
+        for library_array, kernel_array in zip((w1, w2, v1, v2), kernel_weights + kernel_velocities):
+            library_array[...] = kernel_array.T
         self._end_epoch(accumulated_loss, n_samples)
 
     def _end_epoch(self, accumulated_loss: float, n_samples: int) -> None:
@@ -113,84 +102,6 @@ class FastMLPClassifier(MLPClassifier):
         if self._no_improvement_count > self.n_iter_no_change:
             if not self._optimizer.trigger_stopping("Training loss did not improve.", self.verbose):
                 self._no_improvement_count = 0
-
-
-class _SGDStep:
-    """One mini-batch of `_backprop` plus `SGDOptimizer.update_params`, operation for operation.
-
-    Equal results need equal operations, not equal temporaries: `a * b` into a
-    preallocated buffer is the same IEEE operation as `a * b` into a new array,
-    and an elementwise operation gives each element the same result whether it
-    runs over one array or over four laid end to end. So the parameters, the
-    momentum buffers and the gradients each live in one flat buffer (in the
-    library's order: both weight matrices, then both biases), and the optimizer's
-    update is six operations on those buffers instead of six per array. `lr * grad`,
-    which the library computes twice with Nesterov momentum, is computed once.
-    """
-
-    def __init__(self, classifier: MLPClassifier):
-        optimizer = classifier._optimizer
-        # Move the parameters and velocities into flat buffers; the classifier and its
-        # optimizer get views of them, so everything that reads them sees the updates.
-        self.params, views = contiguous_copies(classifier.coefs_ + classifier.intercepts_)
-        classifier.coefs_, classifier.intercepts_ = views[:2], views[2:]
-        optimizer.params = views
-        self.velocity, optimizer.velocities = contiguous_copies(optimizer.velocities)
-        (self.w1, self.w2), (self.b1, self.b2) = classifier.coefs_, classifier.intercepts_
-        n_coefs = self.w1.size + self.w2.size
-        self.coefs = self.params[:n_coefs]
-        self.flat_coefs = [self.coefs[: self.w1.size], self.coefs[self.w1.size :]]
-        # Laid out like the parameters; every step overwrites all of it.
-        self.gradient, (self.grad_w1, self.grad_w2, self.grad_b1, self.grad_b2) = contiguous_copies(views)
-        self.coef_gradient = self.gradient[:n_coefs]
-        self.scaled_gradient, self.scratch = np.empty_like(self.params), np.empty_like(self.params)
-        self.coef_scratch = self.scratch[:n_coefs]
-        self.alpha, self.eps = classifier.alpha, np.finfo(self.params.dtype).eps
-        self.momentum, self.learning_rate, self.nesterov = optimizer.momentum, optimizer.learning_rate, optimizer.nesterov
-        self.hidden_activation = ACTIVATIONS[classifier.activation]
-        self.hidden_derivative = DERIVATIVES[classifier.activation]
-
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.floating:
-        """Update the parameters in place; return the batch's loss (log-loss plus L2 penalty)."""
-        w1, w2, alpha, m = self.w1, self.w2, self.alpha, x.shape[0]
-        hidden = x @ w1
-        hidden += self.b1
-        self.hidden_activation(hidden)
-        out = hidden @ w2
-        out += self.b2
-        inplace_softmax(out)
-        loss = library_log_loss(y, out, self.eps)
-        squared_norms = 0
-        for flat in self.flat_coefs:
-            squared_norms += np.dot(flat, flat)
-        loss += (0.5 * alpha) * squared_norms / m
-
-        delta2 = out - y
-        np.matmul(hidden.T, delta2, out=self.grad_w2)
-        np.add.reduce(delta2, axis=0, out=self.grad_b2)
-        delta1 = delta2 @ w2.T
-        self.hidden_derivative(hidden, delta1)
-        np.matmul(x.T, delta1, out=self.grad_w1)
-        np.add.reduce(delta1, axis=0, out=self.grad_b1)
-        # The library: coef_grad = (X.T @ delta + alpha * W) / m and intercept_grad = mean(delta).
-        self.coef_gradient += np.multiply(self.coefs, alpha, out=self.coef_scratch)
-        self.gradient /= m
-
-        self._update()
-        return loss
-
-    def _update(self) -> None:
-        """SGDOptimizer: v = momentum * v - lr * g; p += momentum * v - lr * g (Nesterov) or p += v."""
-        scaled, velocity = self.scaled_gradient, self.velocity
-        np.multiply(self.gradient, self.learning_rate, out=scaled)
-        velocity *= self.momentum
-        velocity -= scaled
-        if self.nesterov:
-            np.multiply(velocity, self.momentum, out=self.scratch)
-            self.scratch -= scaled
-            self.params += self.scratch
-        else:
-            self.params += velocity
 
 
 class MatchedInitMLPClassifier(FastMLPClassifier):
@@ -251,4 +162,4 @@ def build(cell, split) -> SklearnTrainer:
 
 
 def library_versions() -> dict[str, str]:
-    return {"numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    return {"numpy": np.__version__, "numba": sgd_kernel.NUMBA_VERSION, "scikit-learn": sklearn.__version__}

@@ -1,0 +1,57 @@
+"""The compiled epoch's cost and update at the edges the networks' own tests rarely reach.
+
+(tests/test_custom_network.py and tests/test_sklearn_network.py hold whole epochs of it
+to the NumPy steps and to scikit-learn's partial_fit.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_lr_batch.networks import sgd_kernel as kernel
+
+
+def one_sample_epoch(logit_scale: float, output: int, cost: int, learning_rate: float = 0.0,
+                     momentum: float = 0.0, alpha: float = 0.0):
+    """One step on one sample whose label is class 5, with the output layer pushed towards class 3."""
+    inputs, units, classes = 4, 3, 10
+    x = np.ones((1, inputs), np.float32)
+    w1 = np.full((units, inputs), 0.25, np.float32)
+    w2 = np.zeros((classes, units), np.float32)
+    w2[3] = logit_scale  # every hidden unit votes for the wrong class
+    parameters = [w1, np.zeros(units, np.float32), w2, np.zeros(classes, np.float32)]
+    velocities = [np.zeros_like(p) for p in parameters]
+    total = kernel.sgd_epoch(x, np.array([5]), np.array([0]), 1, *parameters, *velocities, learning_rate,
+                             momentum, True, alpha, kernel.SIGMOID, output, cost, False)
+    return total, parameters, velocities
+
+
+def test_log_loss_clips_an_underflowing_probability_as_scikit_learn_does():
+    """A confident wrong answer costs -log(eps) (15.9), not infinity, which would read as divergence."""
+    total, _, _ = one_sample_epoch(300.0, kernel.SOFTMAX, kernel.LOG_LOSS)
+    assert total == pytest.approx(-np.log(np.finfo(np.float32).eps), rel=1e-6)
+
+
+def test_cross_entropy_is_taken_from_the_logits():
+    """Softmax cross-entropy = logsumexp(z) - z_label, finite where exp(-z) underflows in float32."""
+    total, _, _ = one_sample_epoch(300.0, kernel.SOFTMAX, kernel.CROSS_ENTROPY)
+    hidden = 1 / (1 + np.exp(-1.0))  # sigmoid(4 x 0.25)
+    assert np.isfinite(total) and total == pytest.approx(3 * 300.0 * hidden, rel=1e-5)
+
+
+def test_the_l2_term_and_the_nesterov_step():
+    """Loss + alpha/2 |W|^2 (weights only); v = mu v - lr g, w += mu v - lr g with g = dC/dw + alpha w."""
+    learning_rate, momentum, alpha = 0.5, 0.9, 0.1
+    total, (w1, b1, w2, b2), (v1, _, _, _) = one_sample_epoch(0.0, kernel.SOFTMAX, kernel.LOG_LOSS, learning_rate,
+                                                             momentum, alpha)
+    assert total == pytest.approx(np.log(10) + 0.5 * alpha * (12 * 0.25**2), rel=1e-6)
+    # Every output is 0.1, so dC/dW1 = 0 (W2 is zero): W1's gradient is alpha * W1 alone.
+    gradient = alpha * 0.25
+    velocity = -learning_rate * gradient
+    np.testing.assert_allclose(v1, velocity, rtol=1e-6)
+    np.testing.assert_allclose(w1, 0.25 + momentum * velocity - learning_rate * gradient, rtol=1e-6)
+    # The label's bias gets (0.1 - 1) / 1, the others 0.1; biases carry no L2 term.
+    expected_b2 = np.full(10, 0.1, np.float32)
+    expected_b2[5] -= 1
+    np.testing.assert_allclose(b2, -(1 + momentum) * learning_rate * expected_b2, rtol=1e-5)
