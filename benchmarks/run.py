@@ -4,6 +4,7 @@
     python benchmarks/run.py              # ~15 min: 50,000 images, 3 epochs, 2 repeats, parallelism check
     python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
     python benchmarks/run.py --summarise-grid benchmarks/out/grid   # where a finished grid's time went
+    python benchmarks/run.py --compare-grids BEFORE AFTER   # two grids' accuracies against seed noise
     python benchmarks/run.py --skip-ratios --naive-grid   # ~7 min: the grid's time with the naive baselines
     python benchmarks/run.py --skip-ratios --products-floor   # ~1 min: the grid's training as matrix products only
     python benchmarks/run.py --skip-ratios --startup   # ~3 min: a training job's time outside train_seconds
@@ -37,7 +38,12 @@ PAIRS = {  # network: (baseline, fast path); the fast path is what the workflow 
     "sklearn": ("sklearn-defaults", "sklearn-workflow"),
     "keras": ("keras-default-fit", "keras-workflow"),
 }
-EXTRA_VARIANTS = ["custom-workflow-float64"]
+EXTRA_VARIANTS = {  # measured beside each pair: the loops the compiled epochs replace, and float64
+    "custom": ["custom-numpy", "custom-workflow-float64"],
+    "sklearn": ["sklearn-library-float32"],
+}
+FLOAT64_VARIANTS = ("custom-per-sample", "custom-workflow-float64", "sklearn-defaults")
+LIBRARY_THREADS = ("sklearn-defaults", "keras-default-fit")  # run with the library's default thread pools
 PRODUCTS_ONLY = "products-only"  # not a network: the matrix products any 784-30-10 step needs, and nothing else
 
 
@@ -58,7 +64,7 @@ def measure(variant: str, mnist: Path, images: int, epochs: int, threads: int | 
                 train_size=images)
     import numpy as np
 
-    dtype = np.float64 if variant in ("custom-per-sample", "custom-workflow-float64", "sklearn-defaults") else np.float32
+    dtype = np.float64 if variant in FLOAT64_VARIANTS else np.float32
     split = load_split(mnist, cell, dtype=dtype)
     epoch_seconds, accuracies = [], []
     step = make_variant(variant, cell, split, threads)
@@ -87,7 +93,7 @@ def make_variant(variant: str, cell, split, threads):
                         accuracy(network.predict(split.x_test)))[1]
     if variant == PRODUCTS_ONLY:
         return products_only_epoch(cell, split, accuracy)
-    if variant == "sklearn-defaults":
+    if variant in ("sklearn-defaults", "sklearn-library-float32"):  # the library's own loop (float64 or float32 data)
         from sklearn.neural_network import MLPClassifier
 
         classifier = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd",
@@ -115,6 +121,8 @@ def make_variant(variant: str, cell, split, threads):
     module = network_module(cell.network)
     module.configure(threads or 1)
     trainer = module.build(cell, split)
+    if variant == "custom-numpy":
+        trainer.network.compiled = False  # the vectorised NumPy steps, in float32
     return lambda: (trainer.train_epoch(), accuracy(trainer.predict(split.x_test)))[1]
 
 
@@ -175,11 +183,11 @@ def ratios(args) -> list[dict]:
     for network in selected_networks(args):
         baseline, fast = PAIRS[network]
         measured = {baseline: [], fast: []}
-        for variant in EXTRA_VARIANTS if network == "custom" else []:
+        for variant in EXTRA_VARIANTS.get(network, []):
             measured[variant] = []
         for _ in range(args.repeats):
             for variant in measured:
-                threads = None if variant in ("sklearn-defaults", "keras-default-fit") else 1
+                threads = None if variant in LIBRARY_THREADS else 1
                 measured[variant].append(run_measurement(variant, args, threads))
                 print(f"  {variant}: {per_epoch(measured[variant][-1]):.3f} s/epoch, "
                       f"accuracy {measured[variant][-1]['accuracy']:.4f}", file=sys.stderr)
@@ -375,6 +383,42 @@ def grid_breakdown(workdir: Path) -> dict:
     return {"runs": len(runs), "sum_train_seconds": float(runs["train_seconds"].sum()), "networks": networks}
 
 
+def compare_grids(before: Path, after: Path, replicates: Path = REPO / "docs" / "replicates" / "summary.csv") -> dict:
+    """Two finished grids' best accuracies, run by run, against the spread between seeds of each cell.
+
+    Changed arithmetic (another summation order, another precision) moves a run's curve the way
+    another seed does, if the maths is the same; `replicates` has each cell's sd over five seeds.
+    """
+    import pandas as pd
+
+    keys = ["network", "activation", "learning_rate", "batch_size"]
+
+    def runs(workdir):
+        table = pd.read_csv(workdir / "results" / "runs.csv").drop_duplicates("run_file")
+        return table[table["seed"] == 0][keys + ["best_val_accuracy", "diverged"]]
+
+    merged = runs(before).merge(runs(after), on=keys, suffixes=("_before", "_after"))
+    spread = pd.read_csv(replicates).drop_duplicates(keys)[keys + ["best_val_accuracy_sd"]]
+    merged = merged.merge(spread, on=keys, how="left")
+    merged["difference"] = merged["best_val_accuracy_after"] - merged["best_val_accuracy_before"]
+    merged["in_seed_sds"] = merged["difference"].abs() / merged["best_val_accuracy_sd"]
+    networks = {}
+    for network, group in merged.groupby("network"):
+        networks[network] = {
+            "runs": len(group),
+            "identical": int((group["difference"] == 0).sum()),
+            "median_abs_difference_points": 100 * float(group["difference"].abs().median()),
+            "largest_abs_difference_points": 100 * float(group["difference"].abs().max()),
+            "median_seed_sd_points": 100 * float(group["best_val_accuracy_sd"].median()),
+            "within_one_seed_sd": int((group["in_seed_sds"] <= 1).sum()),
+            "within_two_seed_sds": int((group["in_seed_sds"] <= 2).sum()),
+            "diverged_before_after": [int(group["diverged_before"].notna().sum()),
+                                      int(group["diverged_after"].notna().sum())],
+        }
+    largest = merged.reindex(merged["in_seed_sds"].sort_values(ascending=False).index).head(5)
+    return {"networks": networks, "largest_relative_to_seed_sd": largest.to_dict("records")}
+
+
 OPTIONAL_PARTS = {  # the --flag (as an args attribute) and what it runs
     "naive_grid": naive_grid_estimate,
     "products_floor": products_floor_estimate,
@@ -420,6 +464,8 @@ def main(argv=None) -> int:
                         help="also time a training job's start-up and exit, with and without the collector pause")
     parser.add_argument("--summarise-grid", type=Path, metavar="DIR",
                         help="only print the per-network breakdown of a grid already run in DIR")
+    parser.add_argument("--compare-grids", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="only compare two finished grids' best accuracies with the seed-to-seed spread")
     args = parser.parse_args(argv)
     if args.command == "measure":
         print(json.dumps(measure(args.variant, args.mnist, args.images, args.epochs, args.threads, args.batch_size,
@@ -427,6 +473,9 @@ def main(argv=None) -> int:
         return 0
     if args.summarise_grid:
         print(json.dumps(grid_breakdown(args.summarise_grid), indent=1))
+        return 0
+    if args.compare_grids:
+        print(json.dumps(compare_grids(*args.compare_grids), indent=1, default=str))
         return 0
     if not args.mnist.exists():
         parser.error(f"{args.mnist} is missing: run `snakemake --cores 2 -- resources/mnist.npz` first")

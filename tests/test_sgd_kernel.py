@@ -55,3 +55,21 @@ def test_the_l2_term_and_the_nesterov_step():
     expected_b2 = np.full(10, 0.1, np.float32)
     expected_b2[5] -= 1
     np.testing.assert_allclose(b2, -(1 + momentum) * learning_rate * expected_b2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda a: a.update(W2=np.zeros((10, 4), np.float32)), "W2 and its momentum buffer must have shape"),
+    (lambda a: a.update(labels=np.array([10])), "labels must be one per row of X, each in 0-9"),
+    (lambda a: a.update(order=np.array([1])), "order must index the 1 rows of X"),
+    (lambda a: a.update(batch_size=0), "batch_size must be at least 1"),
+])
+def test_arguments_the_compiled_loop_would_index_out_of_bounds_are_refused(break_it, message):
+    """The compiled loop has no bounds checks: a wrong shape or label would corrupt memory, not raise."""
+    arguments = dict(X=np.ones((1, 4), np.float32), labels=np.array([5]), order=np.array([0]), batch_size=1,
+                     W1=np.zeros((3, 4), np.float32), b1=np.zeros(3, np.float32),
+                     W2=np.zeros((10, 3), np.float32), b2=np.zeros(10, np.float32))
+    break_it(arguments)
+    velocities = [np.zeros_like(arguments[name]) for name in ("W1", "b1", "W2", "b2")]
+    with pytest.raises(ValueError, match=message):
+        kernel.sgd_epoch(*arguments.values(), *velocities, 0.1, 0.0, False, 0.0, kernel.SIGMOID, kernel.SIGMOID,
+                         kernel.QUADRATIC, False)

@@ -126,6 +126,16 @@ def _input_gradients(X, rows, delta1, j, j2, g, g2):
 
 
 @njit(fastmath=FASTMATH, cache=True)
+def _weighted_row_sum(weights, matrix, m, result):
+    """result = sum over i < m of weights[i] * matrix[i]: whole rows at a time, so the loops vectorise."""
+    result[:] = ZERO
+    for i in range(m):
+        weight, row = weights[i], matrix[i]
+        for j in range(result.size):
+            result[j] += weight * row[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
 def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
     """SGDOptimizer's step for one parameter row from its summed gradient g; returns sum(p**2) before it.
 
@@ -204,9 +214,26 @@ def _output_delta(out, label, output_kind, cost):
             out[c] = (a - (ONE if c == label else ZERO)) * _derivative(a, output_kind)
 
 
-@njit(EPOCH_SIGNATURE, fastmath=FASTMATH, cache=True)
 def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
               learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment):
+    """`compiled_sgd_epoch` after checking what it indexes without bounds checks (a few µs an epoch)."""
+    inputs, units, classes = X.shape[1], W1.shape[0], W2.shape[0]
+    expected = {"W1": (units, inputs), "b1": (units,), "W2": (classes, units), "b2": (classes,)}
+    for name, array, velocity in zip(expected, (W1, b1, W2, b2), (V1, vb1, V2, vb2)):
+        if array.shape != expected[name] or velocity.shape != expected[name]:
+            raise ValueError(f"{name} and its momentum buffer must have shape {expected[name]} for {inputs} inputs, "
+                             f"{units} hidden units and {classes} outputs; got {array.shape} and {velocity.shape}")
+    if len(labels) != len(X) or (len(labels) and not 0 <= labels.min() <= labels.max() < classes):
+        raise ValueError(f"labels must be one per row of X, each in 0-{classes - 1}")
+    if batch_size < 1 or len(order) > len(X) or (len(order) and not 0 <= order.min() <= order.max() < len(X)):
+        raise ValueError(f"batch_size must be at least 1 and order must index the {len(X)} rows of X")
+    return compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2, learning_rate,
+                              momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment)
+
+
+@njit(EPOCH_SIGNATURE, fastmath=FASTMATH, cache=True)
+def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
+                       learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment):
     """Train one epoch over X[order] in mini-batches; return the summed cost (plus each step's L2 term).
 
     Each step: forward, the per-sample cost, the output delta, backpropagation through
@@ -223,6 +250,7 @@ def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
     logits = np.empty(classes, np.float32)
     g, g2 = np.empty(inputs, np.float32), np.empty(inputs, np.float32)
     g_units, g_classes = np.empty(units, np.float32), np.empty(classes, np.float32)
+    ones = np.ones(batch_size, np.float32)  # weights of a plain sum over the mini-batch (the bias gradients)
     lr, mom, l2 = np.float32(learning_rate), np.float32(momentum), np.float32(alpha)
     total = 0.0
     for start in range(0, n, batch_size):
@@ -238,29 +266,20 @@ def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
                 logits[c] = s + b2[c]
             total += _output_and_cost(logits, label, out[i], output_kind, cost)
             _output_delta(out[i], label, output_kind, cost)
+            # back through W2 (as it was before this step) and the hidden activation
+            _weighted_row_sum(out[i], W2, classes, delta1[i])
             for j in range(units):
-                s = ZERO
-                for c in range(classes):
-                    s += out[i, c] * W2[c, j]
                 a = hidden[i, j]
                 if hidden_kind == RELU and relu_by_assignment:
-                    delta1[i, j] = s if a != ZERO else ZERO
+                    delta1[i, j] = delta1[i, j] if a != ZERO else ZERO
                 else:
-                    delta1[i, j] = s * _derivative(a, hidden_kind)
+                    delta1[i, j] *= _derivative(a, hidden_kind)
         inv_m = ONE / np.float32(m)
         squared = ZERO
         for c in range(classes):
-            for j in range(units):
-                s = ZERO
-                for i in range(m):
-                    s += out[i, c] * hidden[i, j]
-                g_units[j] = s
+            _weighted_row_sum(out[:, c], hidden, m, g_units)
             squared += _update(W2[c], g_units, V2[c], inv_m, lr, mom, nesterov, l2)
-        for c in range(classes):
-            s = ZERO
-            for i in range(m):
-                s += out[i, c]
-            g_classes[c] = s
+        _weighted_row_sum(ones, out, m, g_classes)
         _update(b2, g_classes, vb2, inv_m, lr, mom, nesterov, ZERO)
         for j in range(0, units, 2):
             j2 = min(j + 1, units - 1)
@@ -268,11 +287,7 @@ def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
             squared += _update(W1[j], g, V1[j], inv_m, lr, mom, nesterov, l2)
             if j2 != j:
                 squared += _update(W1[j2], g2, V1[j2], inv_m, lr, mom, nesterov, l2)
-        for j in range(units):
-            s = ZERO
-            for i in range(m):
-                s += delta1[i, j]
-            g_units[j] = s
+        _weighted_row_sum(ones, delta1, m, g_units)
         _update(b1, g_units, vb1, inv_m, lr, mom, nesterov, ZERO)
         total += 0.5 * alpha * squared
     return total

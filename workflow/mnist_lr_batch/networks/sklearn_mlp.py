@@ -16,11 +16,11 @@ overhead (type dispatch, temporary arrays, a generic loss function), not on the
 arithmetic. `FastMLPClassifier` is MLPClassifier with `_fit_stochastic`, the loop
 `partial_fit` runs, replaced for the one case the workflow uses (SGD with a
 constant learning rate, float32 dense input, one hidden layer, softmax output) by
-one compiled call per epoch (`sgd_kernel.sgd_epoch`) that runs the library's
-arithmetic: its shuffle and batches, forward pass, log-loss with L2 penalty,
-gradients and Nesterov-momentum update. Tests check weights, momentum buffers and
-loss against the library's own `partial_fit` to float32 rounding; anything else
-runs the library's loop.
+one compiled call per epoch (`sgd_kernel.sgd_epoch`) that computes what the
+library's loop computes: the library's own shuffle and batches, then its forward
+pass, log-loss with L2 penalty, gradients and Nesterov-momentum update. Tests hold
+weights, momentum buffers and loss to the library's own `partial_fit` (equal to
+float32 rounding: sums run in another order); anything else runs the library's loop.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def kernel_layout(array: np.ndarray) -> np.ndarray:
 
 
 class FastMLPClassifier(MLPClassifier):
-    """MLPClassifier whose `partial_fit` epoch runs the library's SGD arithmetic in one compiled call."""
+    """MLPClassifier whose `partial_fit` epoch runs the library's SGD maths in one compiled call."""
 
     def _compiled_epoch_applies(self, X, sample_weight, incremental: bool) -> bool:
         return (
