@@ -205,3 +205,24 @@ def test_cross_entropy_stays_finite_when_a_probability_underflows(output, expect
     out = network.output(logits.copy())
     cost = network.cost(logits, out, y)
     assert np.isfinite(cost) and cost == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_custom_job_trains_the_same_without_scipy():
+    """train.py hides SciPy from custom jobs (Numba would import it for BLAS the compiled epoch never calls; the
+    numpy env has no SciPy): the epoch still compiles and runs, SciPy stays unloaded, the loss is unchanged."""
+    script = """
+import sys
+from mnist_lr_batch.train import UNUSED_OPTIONAL_IMPORTS, hide_modules
+hide_modules(UNUSED_OPTIONAL_IMPORTS["custom"])
+from synthetic import synthetic_split
+from mnist_lr_batch.grid import Cell
+from mnist_lr_batch.networks import custom
+trainer = custom.build(Cell("custom", "sigmoid", 3.0, 10, seed=0, epochs=1, hidden_units=16), synthetic_split())
+print(repr(trainer.train_epoch()), "scipy" in sys.modules)
+"""
+    result = run_python("-c", script)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loss, scipy_loaded = result.stdout.split()
+    assert scipy_loaded == "False"
+    trainer = custom.build(Cell("custom", "sigmoid", 3.0, 10, seed=0, epochs=1, hidden_units=16), synthetic_split())
+    assert float(loss) == trainer.train_epoch()

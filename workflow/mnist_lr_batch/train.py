@@ -36,11 +36,13 @@ THREAD_VARIABLES = (
 # integrations a run never needs: Keras and TensorFlow for scikit-learn wrappers,
 # DataFrame input, plotting and notebook display (3-4 s of every Keras job's
 # start-up in the one-venv install), scikit-learn for DataFrame support (about
-# 0.6 s and 30 MB per job). The per-network conda envs have none of them, so
-# hiding them also makes both installs alike.
+# 0.6 s and 30 MB per job), Numba for SciPy's BLAS, which it would hand to np.dot
+# (0.5 s of a custom job; the compiled epoch calls no BLAS). The per-network
+# conda envs have none of them, so hiding them also makes both installs alike.
 UNUSED_OPTIONAL_IMPORTS = {
     "keras": ("sklearn", "pandas", "matplotlib", "IPython"),
     "sklearn": ("pandas",),
+    "custom": ("scipy",),
 }
 
 
