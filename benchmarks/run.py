@@ -401,7 +401,9 @@ def compare_grids(before: Path, after: Path, replicates: Path = REPO / "docs" / 
     spread = pd.read_csv(replicates).drop_duplicates(keys)[keys + ["best_val_accuracy_sd"]]
     merged = merged.merge(spread, on=keys, how="left")
     merged["difference"] = merged["best_val_accuracy_after"] - merged["best_val_accuracy_before"]
-    merged["in_seed_sds"] = merged["difference"].abs() / merged["best_val_accuracy_sd"]
+    # An unchanged run is within any spread, even a cell's zero spread (every seed at chance).
+    merged["in_seed_sds"] = (merged["difference"].abs() / merged["best_val_accuracy_sd"]).where(
+        merged["difference"] != 0, 0.0)
     networks = {}
     for network, group in merged.groupby("network"):
         networks[network] = {

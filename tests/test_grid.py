@@ -188,19 +188,20 @@ def test_compare_grids_measures_each_change_in_seed_standard_deviations(tmp_path
     import pandas as pd
 
     benchmark_run = load_benchmark_script()
-    cells = [("custom", "sigmoid", 3.0, 10), ("sklearn", "relu", 0.1, 25)]
-    for name, accuracies, diverged in [("before", [0.95, 0.90], [None, None]), ("after", [0.95, 0.93], [None, 2])]:
+    cells = [("custom", "sigmoid", 3.0, 10), ("sklearn", "relu", 0.1, 25), ("custom", "relu", 1.0, 10)]
+    for name, accuracies, diverged in [("before", [0.95, 0.90, 0.098], [None, None, None]),
+                                       ("after", [0.95, 0.93, 0.098], [None, 2, None])]:
         rows = [dict(network=n, activation=a, learning_rate=lr, batch_size=b, seed=0, best_val_accuracy=acc,
-                     diverged=d, run_file=f"{name}/{n}.json") for (n, a, lr, b), acc, d in zip(cells, accuracies,
+                     diverged=d, run_file=f"{name}/{n}_{a}.json") for (n, a, lr, b), acc, d in zip(cells, accuracies,
                                                                                                  diverged)]
         (tmp_path / name / "results").mkdir(parents=True)
         pd.DataFrame(rows).to_csv(tmp_path / name / "results" / "runs.csv", index=False)
     replicates = tmp_path / "summary.csv"
-    pd.DataFrame([dict(network=n, activation=a, learning_rate=lr, batch_size=b, best_val_accuracy_sd=0.02)
-                  for n, a, lr, b in cells]).to_csv(replicates, index=False)
+    pd.DataFrame([dict(network=n, activation=a, learning_rate=lr, batch_size=b, best_val_accuracy_sd=sd)
+                  for (n, a, lr, b), sd in zip(cells, [0.02, 0.02, 0.0])]).to_csv(replicates, index=False)
     comparison = benchmark_run.compare_grids(tmp_path / "before", tmp_path / "after", replicates)
     custom, sklearn = comparison["networks"]["custom"], comparison["networks"]["sklearn"]
-    assert custom["identical"] == 1 and custom["within_one_seed_sd"] == 1
+    assert custom["identical"] == 2 and custom["within_one_seed_sd"] == 2  # unchanged, even where the seeds agree
     assert sklearn["largest_abs_difference_points"] == pytest.approx(3.0)
     assert (sklearn["within_one_seed_sd"], sklearn["within_two_seed_sds"]) == (0, 1)  # 0.03 is 1.5 sds of 0.02
     assert sklearn["diverged_before_after"] == [0, 1]
