@@ -3,7 +3,7 @@
 Driven from Python, a batch-size-10 step of these 784-30-10 networks is 30-40 NumPy
 calls and BLAS products too small for BLAS (it spends more time packing the operands
 than multiplying them), 100-200 µs in all; 6,000 steps make an epoch. Compiled as
-one loop, a step is 50-60 µs (benchmarks/RESULTS.md, "Compiled epochs").
+one loop, a step is 45-65 µs (benchmarks/RESULTS.md, "Compiled epochs").
 
 The maths is the caller's, chosen by arguments: the hidden activation, the output
 layer, the cost, and the update (SGD with optional L2 penalty and optional, possibly
