@@ -73,3 +73,19 @@ def test_arguments_the_compiled_loop_would_index_out_of_bounds_are_refused(break
     with pytest.raises(ValueError, match=message):
         kernel.sgd_epoch(*arguments.values(), *velocities, 0.1, 0.0, False, 0.0, kernel.SIGMOID, kernel.SIGMOID,
                          kernel.QUADRATIC, False)
+
+
+def test_an_order_shorter_than_the_data_trains_only_the_rows_it_names():
+    """The loop runs over `order`, not over X: a partial order reads no index past its end."""
+    x = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], np.float32)
+    results = []
+    for data, labels, order in [(x, np.array([5, 1, 2]), np.array([0])), (x[:1], np.array([5]), np.array([0]))]:
+        parameters = [np.full((3, 4), 0.25, np.float32), np.zeros(3, np.float32),
+                      np.full((10, 3), 0.1, np.float32), np.zeros(10, np.float32)]
+        velocities = [np.zeros_like(p) for p in parameters]
+        total = kernel.sgd_epoch(data, labels, order, 2, *parameters, *velocities, 0.5, 0.0, False, 0.0,
+                                 kernel.SIGMOID, kernel.SOFTMAX, kernel.LOG_LOSS, False)
+        results.append((total, parameters))
+    assert results[0][0] == results[1][0]
+    for got, expected in zip(results[0][1], results[1][1]):
+        np.testing.assert_array_equal(got, expected)

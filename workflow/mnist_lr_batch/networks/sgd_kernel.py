@@ -242,7 +242,7 @@ def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2
     (delta[a == 0] = 0) over network.py's (delta * (a > 0)); they differ only for NaN.
     The momentum buffers are not touched when momentum is 0.
     """
-    n, inputs = X.shape
+    n, inputs = order.size, X.shape[1]  # the epoch is X[order], whatever its length
     units, classes = W1.shape[0], W2.shape[0]
     hidden = np.empty((batch_size, units), np.float32)
     out = np.empty((batch_size, classes), np.float32)
