@@ -16,6 +16,9 @@ if not workflow.overwrite_configfiles:
     configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -34,5 +37,6 @@ rule all:
         "results/summary.csv",
         "results/paper_comparison.csv",
         "results/paper_comparison.md",
+        claims_files(),
         figure_files(),
         findings_files(),

@@ -76,6 +76,11 @@ def test_tables_and_figures(quick_run):
     comparison = pd.read_csv(results / "paper_comparison.csv")
     assert len(comparison) == 18 and comparison["note"].str.contains("not the paper's settings").all()
     assert (results / "paper_comparison.md").read_text().startswith("| experiment |")
+    assert {"sweep_best_pi95_low_percent", "paper_consistent_with_one_run"} <= set(comparison.columns)
+    scorecard = pd.read_csv(results / "claims.csv")
+    assert len(scorecard) == 12  # every claim listed; one cell per sweep leaves most "not run"
+    assert scorecard["verdict"].str.contains("not run").any()
+    assert (results / "claims.md").read_text().startswith("# The paper's claims, tested")
     expected = [f"accuracy_vs_{experiment}_{activation}" for experiment in ("learning_rate", "batch_size")
                 for activation in ("sigmoid", "tanh", "relu")]
     expected += ["time_vs_learning_rate", "time_vs_batch_size"]
@@ -90,6 +95,7 @@ def test_html_report(quick_run):
     run_snakemake(quick_run, "--configfile", QUICK, "--report", str(report))
     html = report.read_text()
     assert "accuracy_vs_learning_rate_sigmoid.png" in html and "paper_comparison.csv" in html
+    assert "The paper&#x27;s claims, tested" in html or "The paper's claims, tested" in html  # the front page
     assert "first 2000 training and 500 test images" in html  # captions state the exact settings
 
 

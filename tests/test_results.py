@@ -115,22 +115,24 @@ def test_aggregate_cli_fails_without_writing_tables(run_files, tmp_path):
 
 
 def test_comparison_with_the_paper(run_files):
-    _, _, summary = aggregated(run_files)
+    runs, _, _ = aggregated(run_files)
     reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
-    table = compare.comparison_table(summary, reported)
+    table = compare.comparison_table(runs, reported)
     keras = table[(table["experiment"] == "learning_rate") & (table["network"] == "keras")].iloc[0]
     assert keras["paper_best_percent"] == 96.92 and keras["our_at_learning_rate"] == 0.1
     assert keras["our_best_percent"] == pytest.approx(100 * np.mean([0.96, 0.97, 0.96]))
     assert keras["difference_pp"] == pytest.approx(keras["our_best_percent"] - 96.92)
-    assert keras["paper_inside_our_ci"] == "yes"
+    assert keras["paper_inside_ci_of_our_mean"] == "yes"
     relu = table[(table["network"] == "custom") & (table["activation"] == "relu")].iloc[0]
     assert math.isnan(relu["paper_best_percent"]) and "the paper omitted this network" in relu["note"]
     custom = table[(table["experiment"] == "batch_size") & (table["network"] == "custom")].iloc[0]
-    assert custom["paper_inside_our_ci"] == "n/a (one seed)"
+    assert custom["paper_inside_ci_of_our_mean"] == "n/a (1 seed)"
+    assert custom["paper_consistent_with_one_run"] == "n/a (1 seed)"
     assert "not the paper's settings: 3 epochs" in custom["note"]
     assert len(table) == 4  # only rows our config ran
     markdown = compare.markdown(table)
-    assert markdown.count("\n") == len(table) + 2 and "| learning_rate | sigmoid | keras | 96.92 |" in markdown
+    table_lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert len(table_lines) == len(table) + 1 and "| learning_rate | sigmoid | keras | 96.92 (0.1, 10) |" in markdown
 
 
 def test_figures_are_drawn_with_seeds_and_divergence(run_files, tmp_path):

@@ -9,16 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mnist_lr_batch.atomic import atomic_open
+from mnist_lr_batch.intervals import confidence_interval
 
 log = logging.getLogger("mnist_lr_batch.aggregate")
 
@@ -99,15 +98,6 @@ def with_protocol_optimism(runs: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataF
     runs = runs.copy()
     runs["optimism"] = runs["run_file"].map(best_test) - runs["test_accuracy_at_best"]
     return runs
-
-
-def confidence_interval(values: pd.Series, level: float = 0.95) -> tuple[float, float]:
-    """Student-t interval of the mean; empty (NaN) with fewer than two values, never invented."""
-    values = values.dropna()
-    if len(values) < 2:
-        return math.nan, math.nan
-    half_width = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
-    return values.mean() - half_width, values.mean() + half_width
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:

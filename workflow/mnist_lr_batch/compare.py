@@ -8,19 +8,55 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
-from mnist_lr_batch.aggregate import write_csv
+from mnist_lr_batch.aggregate import summary_table, write_csv
 from mnist_lr_batch.atomic import atomic_open
 from mnist_lr_batch.grid import PAPER_TRAIN_SIZE
+from mnist_lr_batch.intervals import prediction_interval
 
 PAPER_EPOCHS = 30
 PAPER_HIDDEN_UNITS = 30
+SWEEP_AXIS = {"learning_rate": "learning_rate", "batch_size": "batch_size"}  # the paper's two sweeps
 COLUMNS = [
     "experiment", "activation", "network", "source", "paper_best_percent", "paper_at_learning_rate",
-    "paper_at_batch_size", "our_best_percent", "our_ci95_low_percent", "our_ci95_high_percent", "our_seeds",
-    "our_at_learning_rate", "our_at_batch_size", "difference_pp", "paper_inside_our_ci", "note",
+    "paper_at_batch_size",
+    # (a) the paper's statistic: per seed, one run's best over the sweep's cells
+    "sweep_best_mean_percent", "sweep_best_min_percent", "sweep_best_max_percent", "sweep_best_pi95_low_percent",
+    "sweep_best_pi95_high_percent", "paper_consistent_with_one_run",
+    # (b) at the paper's own cell
+    "paper_cell_mean_percent", "paper_cell_pi95_low_percent", "paper_cell_pi95_high_percent",
+    "paper_inside_paper_cell_pi",
+    # our best cell by its mean, with the CI of that mean
+    "our_best_percent", "our_mean_ci95_low_percent", "our_mean_ci95_high_percent", "our_seeds",
+    "our_at_learning_rate", "our_at_batch_size", "difference_pp", "paper_inside_ci_of_our_mean", "note",
 ]
+
+
+def paper_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the paper's protocol and networks, with their best accuracy in percent."""
+    paper = runs[(runs["protocol"] == "paper") & (runs["variant"] == "paper")].copy()
+    paper["percent"] = 100 * paper["best_val_accuracy"]
+    return paper
+
+
+def sweep_table(runs: pd.DataFrame, experiment: str, network: str, activation: str) -> pd.DataFrame | None:
+    """seed x cell table of one sweep's accuracies in percent (cells on the sweep's axis); None if not run.
+
+    `runs` comes from `paper_runs`. Only seeds that ran every cell are kept, so that each seed's best
+    is taken over the same cells.
+    """
+    rows = runs[(runs["experiment"] == experiment) & (runs["network"] == network) & (runs["activation"] == activation)]
+    if rows.empty or experiment not in SWEEP_AXIS:
+        return None
+    table = rows.pivot_table(index="seed", columns=SWEEP_AXIS[experiment], values="percent", aggfunc="first")
+    return table.dropna().sort_index(axis=1)
+
+
+def per_seed_best(table: pd.DataFrame) -> np.ndarray:
+    """The paper's statistic: one run's best accuracy, maximised over the sweep's cells, per seed."""
+    return table.max(axis=1).to_numpy()
 
 
 def settings_note(cell: pd.Series) -> str:
@@ -36,20 +72,54 @@ def settings_note(cell: pd.Series) -> str:
 
 
 def inside(value: float, low: float, high: float) -> str:
+    """Whether the paper's value lies in our interval: yes, no, n/a with one seed, empty if the paper gave none."""
     if math.isnan(value):
         return ""
     if math.isnan(low):
-        return "n/a (one seed)"
+        return "n/a (1 seed)"
     return "yes" if low <= value <= high else "no"
 
 
-def comparison_table(summary: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
+def consistency(value: float, low: float, high: float) -> str:
+    """The verdict on the paper's single run against our prediction interval for one run."""
+    return {"yes": "consistent", "no": "not consistent", "n/a (1 seed)": "n/a (1 seed)", "": ""}[
+        inside(value, low, high)]
+
+
+def paper_statistic(runs: pd.DataFrame, paper) -> dict:
+    """(a): our per-seed best over the sweep, its range, and the 95% prediction interval for one new run."""
+    table = sweep_table(runs, paper.experiment, paper.network, paper.activation)
+    bests = per_seed_best(table) if table is not None else np.array([])
+    if not len(bests):
+        return {}
+    low, high = prediction_interval(bests)
+    return {"sweep_best_mean_percent": bests.mean(), "sweep_best_min_percent": bests.min(),
+            "sweep_best_max_percent": bests.max(), "sweep_best_pi95_low_percent": low,
+            "sweep_best_pi95_high_percent": high,
+            "paper_consistent_with_one_run": consistency(float(paper.best_val_accuracy_percent), low, high)}
+
+
+def at_paper_cell(runs: pd.DataFrame, paper) -> dict:
+    """(b): our runs at the learning rate and batch size where the paper reports its best."""
+    cell = runs[(runs["experiment"] == paper.experiment) & (runs["network"] == paper.network)
+                & (runs["activation"] == paper.activation) & (runs["learning_rate"] == paper.at_learning_rate)
+                & (runs["batch_size"] == paper.at_batch_size)]["percent"]
+    if cell.empty:
+        return {}
+    low, high = prediction_interval(cell)
+    return {"paper_cell_mean_percent": cell.mean(), "paper_cell_pi95_low_percent": low,
+            "paper_cell_pi95_high_percent": high,
+            "paper_inside_paper_cell_pi": inside(float(paper.best_val_accuracy_percent), low, high)}
+
+
+def comparison_table(runs: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
     """One row per reported (experiment, activation, network) that our config also ran."""
-    ours = summary[(summary["protocol"] == "paper") & (summary["variant"] == "paper")]
+    ours = paper_runs(runs)
+    summary = summary_table(ours)
     rows = []
     for paper in reported.itertuples(index=False):
-        candidates = ours[(ours["experiment"] == paper.experiment) & (ours["activation"] == paper.activation)
-                          & (ours["network"] == paper.network)]
+        candidates = summary[(summary["experiment"] == paper.experiment) & (summary["activation"] == paper.activation)
+                             & (summary["network"] == paper.network)]
         if candidates.empty:
             continue
         best = candidates.loc[candidates["best_val_accuracy_mean"].idxmax()]
@@ -66,44 +136,87 @@ def comparison_table(summary: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFr
             "experiment": paper.experiment, "activation": paper.activation, "network": paper.network,
             "source": source, "paper_best_percent": paper_percent,
             "paper_at_learning_rate": paper.at_learning_rate, "paper_at_batch_size": paper.at_batch_size,
-            "our_best_percent": our_percent, "our_ci95_low_percent": low, "our_ci95_high_percent": high,
+            **paper_statistic(ours, paper), **at_paper_cell(ours, paper),
+            "our_best_percent": our_percent, "our_mean_ci95_low_percent": low, "our_mean_ci95_high_percent": high,
             "our_seeds": int(best["seeds"]), "our_at_learning_rate": best["learning_rate"],
             "our_at_batch_size": best["batch_size"], "difference_pp": our_percent - paper_percent,
-            "paper_inside_our_ci": inside(paper_percent, low, high),
+            "paper_inside_ci_of_our_mean": inside(paper_percent, low, high),
             "note": "; ".join(filter(None, [remark, settings_note(best)])),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _percent(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    """An interval for reading; accuracy lies in 0-100%, so the t-interval is shown clipped to it."""
+    if math.isnan(low):
+        return "-"
+    return f"{max(low, 0.0):.2f}-{min(high, 100.0):.2f}"
+
+
+FOOTER = """
+**How to read this.** The paper reports, per sweep, *one run's* best epoch accuracy, maximised over the
+sweep's cells. We compute the same statistic per seed: `best_s = max over cells of the run's best accuracy`.
+
+- (a) **one run, best over the sweep**: the mean and the min-max of `best_s` over our n seeds, and the 95%
+  prediction interval for one new run, `mean +- t(0.975, n-1) * s * sqrt(1 + 1/n)` (s: sample sd over seeds).
+  The paper's value is `consistent` when it lies inside it; with one seed there is no interval (`n/a (1 seed)`).
+- (b) **at the paper's cell**: our runs at the learning rate and batch size of the paper's best, their mean and
+  the same prediction interval.
+- **our best cell**: the cell with the highest mean over seeds, and the 95% confidence interval *of that mean*,
+  `mean +- t(0.975, n-1) * s / sqrt(n)`. It shrinks as seeds are added, so it says where our mean is, not
+  where one run falls: do not hold the paper's single run against it. diff = our best mean - the paper's value.
+
+Intervals are shown clipped to 0-100%; the CSV keeps them unclipped.
+"""
+
+
 def markdown(table: pd.DataFrame) -> str:
     """A readable rendering: accuracy in %, where it was reached, the difference in points."""
     lines = [
-        "| experiment | activation | network | paper best % | at (lr, batch) | our best % | 95% CI | at (lr, batch) "
-        "| diff (pp) | paper in CI | note |",
-        "|---|---|---|---:|---|---:|---|---|---:|---|---|",
+        "| experiment | activation | network | paper best % (lr, batch) | (a) one run's best over the sweep: "
+        "mean [min-max] | (a) 95% PI, one run | (a) paper | (b) at paper's cell: mean | (b) 95% PI | (b) paper "
+        "inside | our best cell: mean (95% CI of mean) at (lr, batch) | diff (pp) | note |",
+        "|---|---|---|---:|---|---|---|---:|---|---|---|---:|---|",
     ]
     for row in table.itertuples(index=False):
-        ci = "-" if math.isnan(row.our_ci95_low_percent) else (
-            f"{row.our_ci95_low_percent:.2f}-{row.our_ci95_high_percent:.2f}")
-        paper_at = "-" if math.isnan(row.paper_best_percent) else f"{row.paper_at_learning_rate:g}, {row.paper_at_batch_size:g}"
+        paper = "-" if math.isnan(row.paper_best_percent) else (
+            f"{row.paper_best_percent:.2f} ({row.paper_at_learning_rate:g}, {row.paper_at_batch_size:g})")
+        sweep = "-" if math.isnan(row.sweep_best_mean_percent) else (
+            f"{row.sweep_best_mean_percent:.2f} [{row.sweep_best_min_percent:.2f}-{row.sweep_best_max_percent:.2f}]")
+        best = (f"{row.our_best_percent:.2f} ({_interval(row.our_mean_ci95_low_percent, row.our_mean_ci95_high_percent)})"
+                f" at ({row.our_at_learning_rate:g}, {row.our_at_batch_size:g})")
         lines.append(
-            f"| {row.experiment} | {row.activation} | {row.network} | "
-            f"{'-' if math.isnan(row.paper_best_percent) else f'{row.paper_best_percent:.2f}'} | {paper_at} | "
-            f"{row.our_best_percent:.2f} | {ci} | {row.our_at_learning_rate:g}, {row.our_at_batch_size:g} | "
-            f"{'-' if math.isnan(row.difference_pp) else f'{row.difference_pp:+.2f}'} | "
-            f"{row.paper_inside_our_ci or '-'} | {row.note} |"
+            f"| {row.experiment} | {row.activation} | {row.network} | {paper} | {sweep} | "
+            f"{_interval(row.sweep_best_pi95_low_percent, row.sweep_best_pi95_high_percent)} | "
+            f"{row.paper_consistent_with_one_run or '-'} | {_percent(row.paper_cell_mean_percent)} | "
+            f"{_interval(row.paper_cell_pi95_low_percent, row.paper_cell_pi95_high_percent)} | "
+            f"{row.paper_inside_paper_cell_pi or '-'} | {best} | "
+            f"{'-' if math.isnan(row.difference_pp) else f'{row.difference_pp:+.2f}'} | {row.note} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + FOOTER
+
+
+def consistency_counts(table: pd.DataFrame) -> str:
+    """'12 of 16 reported values consistent with one run of ours' (or why no verdict could be given)."""
+    verdicts = table["paper_consistent_with_one_run"].fillna("")
+    judged = verdicts.isin(["consistent", "not consistent"])
+    if not judged.any():
+        return f"no verdict on the {(verdicts != '').sum()} reported values (1 seed: no prediction interval)"
+    return f"{(verdicts == 'consistent').sum()} of {judged.sum()} reported values consistent with one run of ours"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--summary", required=True, type=Path)
+    parser.add_argument("--runs", required=True, type=Path)
     parser.add_argument("--reported", required=True, type=Path)
     parser.add_argument("--csv", required=True, type=Path)
     parser.add_argument("--markdown", required=True, type=Path)
     args = parser.parse_args(argv)
-    table = comparison_table(pd.read_csv(args.summary), pd.read_csv(args.reported))
+    table = comparison_table(pd.read_csv(args.runs), pd.read_csv(args.reported))
     write_csv(table, args.csv)
     with atomic_open(args.markdown, "w") as handle:
         handle.write(markdown(table))

@@ -76,6 +76,16 @@ def figure_files():
     return figures
 
 
+PAPER_EXPERIMENTS = ("learning_rate", "batch_size")
+
+
+def claims_files():
+    """The claims scorecard, for any config that runs one of the paper's two experiments."""
+    if any(name in config["experiments"] for name in PAPER_EXPERIMENTS):
+        return ["results/claims.csv", "results/claims.md", "results/claims.html"]
+    return []
+
+
 def questions():
     """Open question -> the experiments that answer it (config key `question`)."""
     answered = {}

@@ -6,12 +6,17 @@
 
 localrules:
     aggregate,
+    claims,
     compare_with_paper,
     plot_accuracy,
     plot_time,
     plot_learning_curves,
     plot_optimism,
     findings,
+
+
+# The report's first category: the verdicts on the paper (the front page shows the scorecard too).
+VERDICTS = "Verdicts on the paper"
 
 
 # What every figure is drawn with: editing any of it redraws the figures.
@@ -57,14 +62,14 @@ rule aggregate:
 
 rule compare_with_paper:
     input:
-        summary="results/summary.csv",
+        runs="results/runs.csv",
         reported=repo_file("config/paper_reported_best.csv"),
-        code=source_file("compare.py"),
+        code=[source_file("compare.py"), source_file("intervals.py")],
     output:
         csv=report(
             "results/paper_comparison.csv",
             caption="../report/paper_comparison.rst",
-            category="Tables",
+            category=VERDICTS,
             labels={"table": "comparison with the paper"},
         ),
         markdown="results/paper_comparison.md",
@@ -75,8 +80,38 @@ rule compare_with_paper:
     params:
         settings=all_settings,
     shell:
-        "python -m mnist_lr_batch.compare --summary {input.summary} --reported {input.reported} "
+        "python -m mnist_lr_batch.compare --runs {input.runs} --reported {input.reported} "
         "--csv {output.csv} --markdown {output.markdown} 2> {log}"
+
+
+rule claims:
+    input:
+        runs="results/runs.csv",
+        reported=repo_file("config/paper_reported_best.csv"),
+        code=[source_file(name) for name in ("claims.py", "compare.py", "intervals.py")],
+    output:
+        csv=report(
+            "results/claims.csv",
+            caption="../report/claims.rst",
+            category=VERDICTS,
+            labels={"table": "the paper's claims, tested (CSV, every check)"},
+        ),
+        markdown="results/claims.md",
+        html=report(
+            "results/claims.html",
+            caption="../report/claims.rst",
+            category=VERDICTS,
+            labels={"table": "the paper's claims, tested (scorecard)"},
+        ),
+    log:
+        "logs/claims.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        settings=all_settings,
+    shell:
+        "python -m mnist_lr_batch.claims --runs {input.runs} --reported {input.reported} "
+        "--csv {output.csv} --markdown {output.markdown} --html {output.html} 2> {log}"
 
 
 rule plot_accuracy:
