@@ -427,12 +427,17 @@ def verdict_counts(table: pd.DataFrame) -> str:
     return f"{', '.join(counts)} of {len(table)} claims{one_seed}"
 
 
-def markdown(table: pd.DataFrame, runs: pd.DataFrame) -> str:
-    lines = ["# The paper's claims, tested", "", f"**{verdict_counts(table)}.**", ""]
+def settings_warning(runs: pd.DataFrame) -> str:
+    """A sentence when the runs are not at the paper's settings (the quick config, say), else ''."""
     settings = runs.drop_duplicates(["network", "epochs", "hidden_units", "train_size", "test_size"])
     notes = sorted({note for note in (settings_note(row) for _, row in settings.iterrows()) if note})
-    if notes:
-        lines += [f"These runs are {'; '.join(notes)}: the verdicts describe them, not the paper's setting.", ""]
+    return f"These runs are {'; '.join(notes)}: the verdicts describe them, not the paper's setting." if notes else ""
+
+
+def markdown(table: pd.DataFrame, runs: pd.DataFrame) -> str:
+    lines = ["# The paper's claims, tested", "", f"**{verdict_counts(table)}.**", ""]
+    if warning := settings_warning(runs):
+        lines += [warning, ""]
     lines += ["| claim | verdict | paper (section) | test |", "|---|---|---|---|"]
     lines += [f"| `{row.id}` | **{row.verdict}** | {row.paper} (§{row.section}) | {row.test} |"
               for row in table.itertuples(index=False)]
@@ -451,17 +456,21 @@ def markdown(table: pd.DataFrame, runs: pd.DataFrame) -> str:
 VERDICT_COLOURS = {"holds": "#1a7f37", "fails": "#cf222e", "inconclusive": "#9a6700", "not run": "#57606a"}
 
 
-def html_table(table: pd.DataFrame) -> str:
-    """The scorecard as an HTML fragment, for the report's front page (verdicts in colour)."""
+def html_table(table: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """The scorecard as a compact HTML fragment (claim and verdict, the paper's wording on hover).
+
+    Compact, because the report's front page centres its text in one screen and cuts off what is taller.
+    """
     rows = []
     for row in table.itertuples(index=False):
         colour = VERDICT_COLOURS[row.verdict.replace(" (1 seed)", "")]
-        rows.append(f"<tr><td><code>{escape(row.id)}</code></td>"
-                    f"<td style=\"color:{colour};font-weight:bold\">{escape(row.verdict)}</td>"
-                    f"<td>{escape(row.paper)} (&sect;{escape(row.section)})</td><td>{escape(row.test)}</td></tr>")
-    return (f"<p><b>{escape(verdict_counts(table))}.</b></p>\n"
-            "<table class=\"claims\"><thead><tr><th>claim</th><th>verdict</th><th>paper (section)</th>"
-            "<th>test</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n")
+        rows.append(f"<tr title=\"{escape(row.paper)} Test: {escape(row.test)}\">"
+                    f"<td style=\"font-family:monospace;padding:1px 8px 1px 0\">{escape(row.id)}</td>"
+                    f"<td style=\"color:{colour};font-weight:bold;padding:1px 0\">{escape(row.verdict)}</td></tr>")
+    return (f"<p><b>{escape(verdict_counts(table))}.</b> Hover a claim for its wording and test; "
+            f"claims.md has every check. {escape(settings_warning(runs))}</p>\n"
+            "<table class=\"claims\" style=\"font-size:85%;margin:0\"><tbody>\n" + "\n".join(rows)
+            + "\n</tbody></table>\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -478,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with atomic_open(args.markdown, "w") as handle:
         handle.write(markdown(table, runs))
     with atomic_open(args.html, "w") as handle:
-        handle.write(html_table(table))
+        handle.write(html_table(table, runs))
     return 0
 
 
