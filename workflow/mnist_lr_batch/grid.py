@@ -39,16 +39,33 @@ VARIANT_CHOICES: dict[str, dict[str, tuple]] = {
         "init": ("normal", "glorot", "he", "matched"),
         "cost": ("quadratic", "crossentropy"),
     },
-    "sklearn": {"init": ("default", "matched")},
-    "keras": {"init": ("default", "matched")},
+    "sklearn": {
+        "init": ("default", "matched"),
+        # How each epoch is run (forensics, issue 18): partial_fit with a RandomState (a fresh shuffle
+        # every epoch); partial_fit with an integer random_state, as the library's example passes it (the
+        # library reseeds on every call, so epochs 2.. repeat one order); fit(warm_start=True,
+        # max_iter=1) with an integer random_state, the common recipe (the order repeats and the Nesterov
+        # momentum restarts from zero every epoch).
+        "recipe": ("partialfit", "partialfit-intseed", "warmstart-intseed"),
+        "dtype": ("float32", "float64"),  # float64: the example's X / 255. (the library's own loop)
+    },
+    "keras": {
+        "init": ("default", "matched"),
+        # The TensorFlow quickstart's details (forensics): a linear output with from_logits=True; and
+        # model.fit without batch_size, i.e. Keras' default of 32 whatever the cell's batch size.
+        "output": ("softmax", "logits"),
+        "fitbatch": ("cell", "default"),
+    },
 }
 VARIANT_NUMBERS: dict[str, dict[str, float]] = {
     "custom": {},
     "sklearn": {"momentum": 0.9, "alpha": 1e-4},
-    "keras": {},
+    "keras": {"dropout": 0.0},  # the quickstart has Dropout(0.2) after the hidden layer
 }
-# The range each numeric option may take (scikit-learn's own limits).
-VARIANT_RANGES: dict[str, tuple[float, float]] = {"momentum": (0.0, 1.0), "alpha": (0.0, math.inf)}
+# The range each numeric option may take (the libraries' own limits).
+VARIANT_RANGES: dict[str, tuple[float, float]] = {
+    "momentum": (0.0, 1.0), "alpha": (0.0, math.inf), "dropout": (0.0, 0.95),
+}
 PAPER_VARIANT = "paper"
 
 RUN_STEM = (

@@ -35,11 +35,11 @@ class KerasTrainer:
     """Trains a compiled Keras model one epoch at a time with an XLA-compiled loop."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float,
-                 seed: int):
+                 seed: int, from_logits: bool = False):
         self.model = model
         self.optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
         self.optimizer.build(model.trainable_variables)
-        self.loss = keras.losses.SparseCategoricalCrossentropy()
+        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         self.x, self.y = tf.constant(x), tf.constant(y.astype(np.int32))
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
@@ -89,23 +89,30 @@ def configure(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def build_model(n_inputs: int, hidden_units: int, activation: str) -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input(shape=(n_inputs,)),
-            keras.layers.Dense(hidden_units, activation=activation),
-            keras.layers.Dense(N_CLASSES, activation="softmax"),
-        ]
-    )
+# model.fit's batch size when none is given (the forensic variant `fitbatch: default`).
+KERAS_DEFAULT_BATCH_SIZE = 32
+
+
+def build_model(n_inputs: int, hidden_units: int, activation: str, dropout: float = 0.0,
+                logits: bool = False) -> keras.Model:
+    """The paper's model; `dropout` and `logits` are the quickstart's details (forensic variants)."""
+    layers = [keras.Input(shape=(n_inputs,)), keras.layers.Dense(hidden_units, activation=activation)]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(N_CLASSES, activation=None if logits else "softmax"))
+    return keras.Sequential(layers)
 
 
 def build(cell, split) -> KerasTrainer:
     keras.utils.set_random_seed(cell.seed)
-    model = build_model(split.x_train.shape[1], cell.hidden_units, cell.activation)
-    if cell.options["init"] == "matched":
+    options = cell.options
+    logits = options["output"] == "logits"
+    model = build_model(split.x_train.shape[1], cell.hidden_units, cell.activation, options["dropout"], logits)
+    if options["init"] == "matched":
         shared = matched_weights(cell.seed, (split.x_train.shape[1], cell.hidden_units, N_CLASSES))
         model.set_weights([array.astype(DTYPE) for pair in shared for array in pair])
-    return KerasTrainer(model, split.x_train, split.y_train, cell.batch_size, cell.learning_rate, cell.seed)
+    batch_size = KERAS_DEFAULT_BATCH_SIZE if options["fitbatch"] == "default" else cell.batch_size
+    return KerasTrainer(model, split.x_train, split.y_train, batch_size, cell.learning_rate, cell.seed, logits)
 
 
 def library_versions() -> dict[str, str]:

@@ -9,7 +9,8 @@ output with log-loss, constant learning rate), trained one epoch per
 Two pitfalls handled here: `random_state` is a `RandomState` instance, because an
 integer would reseed, and so repeat the same shuffle, on every `partial_fit`
 call; and `fit(max_iter=1, warm_start=True)` is not used because it resets the
-momentum buffers each call.
+momentum buffers each call. Both pitfalls are available as forensic variants
+(`recipe`), to test whether the paper fell into them.
 
 Speed: at batch size 10 the library spends most of an epoch on per-batch
 overhead (type dispatch, temporary arrays, a generic loss function), not on the
@@ -31,6 +32,7 @@ import numpy as np
 import sklearn
 import sklearn.neural_network._multilayer_perceptron as sklearn_mlp_module
 import threadpoolctl
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
@@ -56,9 +58,10 @@ class FastMLPClassifier(MLPClassifier):
     """MLPClassifier whose `partial_fit` epoch runs the library's SGD maths in one compiled call."""
 
     def _compiled_epoch_applies(self, X, sample_weight, incremental: bool) -> bool:
+        one_epoch = incremental or (self.warm_start and self.max_iter == 1)  # partial_fit, or the fit recipe
         return (
             ".".join(sklearn.__version__.split(".")[:2]) == COMPILED_EPOCH_VERIFIED_FOR
-            and incremental and type(X) is np.ndarray and X.dtype == np.float32 and sample_weight is None
+            and one_epoch and type(X) is np.ndarray and X.dtype == np.float32 and sample_weight is None
             and self.solver == "sgd" and self.learning_rate == "constant" and self.shuffle
             and not self.early_stopping and self.n_layers_ == 3 and self.out_activation_ == "softmax"
             and self.activation in KERNEL_ACTIVATION
@@ -69,7 +72,9 @@ class FastMLPClassifier(MLPClassifier):
         if not self._compiled_epoch_applies(X, sample_weight, incremental):
             return super()._fit_stochastic(X, y, sample_weight, activations, deltas, coef_grads, intercept_grads,
                                            layer_units, incremental)
-        if not hasattr(self, "_optimizer"):
+        if not incremental or not hasattr(self, "_optimizer"):
+            # As the library does: fit() (the warm-start recipe) builds a new optimizer, with zero
+            # momentum buffers, on every call.
             params = self.coefs_ + self.intercepts_  # the library's order: both weight matrices, then both biases
             self._optimizer = SGDOptimizer(params, self.learning_rate_init, self.learning_rate, self.momentum,
                                            self.nesterovs_momentum, self.power_t)
@@ -114,15 +119,29 @@ class MatchedInitMLPClassifier(FastMLPClassifier):
 
 
 class SklearnTrainer:
-    def __init__(self, classifier: MLPClassifier, x: np.ndarray, y: np.ndarray):
-        self.classifier, self.x, self.y = classifier, x, y
+    """One epoch per call, by the cell's recipe: partial_fit (the default) or fit with warm_start."""
+
+    def __init__(self, classifier: MLPClassifier, x: np.ndarray, y: np.ndarray, recipe: str = "partialfit",
+                 dtype: str = "float32"):
+        self.classifier, self.recipe, self.dtype = classifier, recipe, dtype
+        self.x, self.y = self.as_input(x), y
+
+    def as_input(self, x: np.ndarray) -> np.ndarray:
+        """float64 input is the example's X / 255., exactly: the pixel values recovered from float32."""
+        if self.dtype == "float64":
+            return np.rint(x.astype(np.float64) * 255) / 255.0
+        return x
 
     def train_epoch(self) -> float:
         # assume_finite: the data were checked once when loaded; skip the per-epoch scan.
         with warnings.catch_warnings(), np.errstate(all="ignore"), sklearn.config_context(assume_finite=True):
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)  # fit(max_iter=1) warns every epoch
             try:
-                self.classifier.partial_fit(self.x, self.y, classes=CLASSES)
+                if self.recipe == "warmstart-intseed":
+                    self.classifier.fit(self.x, self.y)
+                else:
+                    self.classifier.partial_fit(self.x, self.y, classes=CLASSES)
             except ValueError as error:
                 if "non-finite parameter weights" not in str(error):
                     raise
@@ -132,7 +151,7 @@ class SklearnTrainer:
     def predict(self, x: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            return self.classifier.predict(x)
+            return self.classifier.predict(self.as_input(x))
 
 
 def configure(threads: int) -> None:
@@ -151,14 +170,18 @@ def build(cell, split) -> SklearnTrainer:
         batch_size=cell.batch_size,
         momentum=options["momentum"],
         alpha=options["alpha"],
-        random_state=np.random.RandomState(cell.seed),
+        # An integer seed makes the library reseed on every call (the example's way); a RandomState
+        # instance gives a fresh shuffle every epoch (the paper's protocol here).
+        random_state=np.random.RandomState(cell.seed) if options["recipe"] == "partialfit" else int(cell.seed),
     )
+    if options["recipe"] == "warmstart-intseed":
+        parameters.update(warm_start=True, max_iter=1)
     if options["init"] == "matched":
         classifier = MatchedInitMLPClassifier(**parameters)
         classifier._matched = matched_weights(cell.seed, (split.x_train.shape[1], cell.hidden_units, len(CLASSES)))
     else:
         classifier = FastMLPClassifier(**parameters)
-    return SklearnTrainer(classifier, split.x_train, split.y_train)
+    return SklearnTrainer(classifier, split.x_train, split.y_train, options["recipe"], options["dtype"])
 
 
 def library_versions() -> dict[str, str]:
