@@ -40,3 +40,4 @@ rule all:
         claims_files(),
         figure_files(),
         findings_files(),
+        forensics_files(),

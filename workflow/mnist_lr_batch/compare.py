@@ -34,23 +34,25 @@ COLUMNS = [
 ]
 
 
-def paper_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs of the paper's protocol and networks, with their best accuracy in percent."""
-    paper = runs[(runs["protocol"] == "paper") & (runs["variant"] == "paper")].copy()
+def paper_runs(runs: pd.DataFrame, variant: str = "paper") -> pd.DataFrame:
+    """The runs of the paper's protocol and networks (or another variant), best accuracy in percent."""
+    paper = runs[(runs["protocol"] == "paper") & (runs["variant"] == variant)].copy()
     paper["percent"] = 100 * paper["best_val_accuracy"]
     return paper
 
 
-def sweep_table(runs: pd.DataFrame, experiment: str, network: str, activation: str) -> pd.DataFrame | None:
+def sweep_table(runs: pd.DataFrame, experiment: str, network: str, activation: str,
+                axis: str | None = None) -> pd.DataFrame | None:
     """seed x cell table of one sweep's accuracies in percent (cells on the sweep's axis); None if not run.
 
-    `runs` comes from `paper_runs`. Only seeds that ran every cell are kept, so that each seed's best
-    is taken over the same cells.
+    `runs` comes from `paper_runs` (one variant). The axis is the paper's for its two sweeps, else given.
+    Only seeds that ran every cell are kept, so that each seed's best is taken over the same cells.
     """
+    axis = axis or SWEEP_AXIS.get(experiment)
     rows = runs[(runs["experiment"] == experiment) & (runs["network"] == network) & (runs["activation"] == activation)]
-    if rows.empty or experiment not in SWEEP_AXIS:
+    if rows.empty or axis is None:
         return None
-    table = rows.pivot_table(index="seed", columns=SWEEP_AXIS[experiment], values="percent", aggfunc="first")
+    table = rows.pivot_table(index="seed", columns=axis, values="percent", aggfunc="first")
     return table.dropna().sort_index(axis=1)
 
 

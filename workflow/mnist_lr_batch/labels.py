@@ -12,6 +12,12 @@ VARIANT_WORDS = {
     "cost-crossentropy": "cross-entropy cost",
     "momentum-0.0": "no momentum",
     "alpha-0.0": "no L2 penalty",
+    "recipe-partialfit-intseed": "partial_fit with an integer random_state (epochs 2.. repeat one order)",
+    "recipe-warmstart-intseed": "fit(warm_start=True, max_iter=1), integer seed (momentum restarts each epoch)",
+    "dtype-float64": "float64 input (X / 255.)",
+    "output-logits": "logits output, from_logits=True",
+    "fitbatch-default": "model.fit's default batch of 32",
+    "dropout-0.2": "Dropout(0.2) after the hidden layer",
 }
 
 

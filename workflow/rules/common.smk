@@ -101,7 +101,24 @@ def findings_files():
         settings.get("protocol") == "heldout"
         for settings in config["experiments"].values()
     )
-    return ["results/findings.md"] if questions() or heldout else []
+    answered = set(questions()) - {"forensics"}  # forensics has a file of its own
+    return ["results/findings.md"] if answered or heldout else []
+
+
+def forensic_experiments(wildcards):
+    """JSON for the forensics step: each forensic experiment and the axis it sweeps (grows with experiments only)."""
+    return shlex.quote(
+        json.dumps(
+            {
+                name: grid.x_axis(config["experiments"][name])
+                for name in questions().get("forensics", [])
+            }
+        )
+    )
+
+
+def forensics_files():
+    return ["results/forensics.md"] if "forensics" in questions() else []
 
 
 def questions_json(wildcards):

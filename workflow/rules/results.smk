@@ -7,6 +7,7 @@
 localrules:
     aggregate,
     claims,
+    forensics,
     compare_with_paper,
     plot_accuracy,
     plot_time,
@@ -112,6 +113,33 @@ rule claims:
     shell:
         "python -m mnist_lr_batch.claims --runs {input.runs} --reported {input.reported} "
         "--csv {output.csv} --markdown {output.markdown} --html {output.html} 2> {log}"
+
+
+rule forensics:
+    input:
+        runs="results/runs.csv",
+        reported=repo_file("config/paper_reported_best.csv"),
+        code=[
+            source_file(name)
+            for name in ("forensics.py", "compare.py", "intervals.py", "labels.py")
+        ],
+    output:
+        report(
+            "results/forensics.md",
+            caption="../report/forensics.rst",
+            category=VERDICTS,
+            labels={"table": "forensics: which detail explains each gap"},
+        ),
+    log:
+        "logs/forensics.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        experiments=forensic_experiments,
+        settings=all_settings,
+    shell:
+        "python -m mnist_lr_batch.forensics --runs {input.runs} --reported {input.reported} "
+        "--experiments {params.experiments} --output {output} 2> {log}"
 
 
 rule plot_accuracy:
