@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import re
 from pathlib import Path
@@ -24,7 +25,9 @@ PROTOCOLS = ("paper", "heldout")
 # examples on all 60,000. The held-out protocol trains every network on the
 # first 50,000 and validates on the last 10,000.
 MNIST_TRAIN_SIZE = 60_000
+MNIST_TEST_SIZE = 10_000
 HELDOUT_SIZE = 10_000
+HELDOUT_POOL = MNIST_TRAIN_SIZE - HELDOUT_SIZE  # what the held-out protocol may train on
 PAPER_TRAIN_SIZE = {"custom": 50_000, "sklearn": 60_000, "keras": 60_000}
 
 # Per-network variant options and their paper-faithful defaults (first choice,
@@ -44,6 +47,8 @@ VARIANT_NUMBERS: dict[str, dict[str, float]] = {
     "sklearn": {"momentum": 0.9, "alpha": 1e-4},
     "keras": {},
 }
+# The range each numeric option may take (scikit-learn's own limits).
+VARIANT_RANGES: dict[str, tuple[float, float]] = {"momentum": (0.0, 1.0), "alpha": (0.0, math.inf)}
 PAPER_VARIANT = "paper"
 
 RUN_STEM = (
@@ -179,27 +184,41 @@ def parse_data_tag(tag: str) -> tuple[int | None, int | None]:
     return tuple(None if part == "all" else int(part) for part in match.groups())
 
 
-def variant_tag(network: str, options: Mapping[str, Any]) -> str:
-    """The canonical name of a network variant: its non-paper options in a fixed order."""
+def variant_tag(network: str, options: Mapping[str, Any], key: str | None = None) -> str:
+    """The canonical name of a network variant: its non-paper options in a fixed order.
+
+    `key` is where the options sit in the config, for error messages.
+    """
+    key = key or f"variants.{network}"
+    if not isinstance(options, Mapping):
+        raise GridError(f"{key}: expected a mapping of options such as {{init: matched}}, got {options!r}")
     choices, numbers = VARIANT_CHOICES[network], VARIANT_NUMBERS[network]
-    unknown = sorted(set(options) - set(choices) - set(numbers))
+    unknown = sorted(map(str, set(options) - set(choices) - set(numbers)))
     if unknown:
         allowed = ", ".join([*choices, *numbers]) or "none"
-        raise GridError(f"variants.{network}: unknown option(s) {', '.join(unknown)}; allowed: {allowed}")
+        raise GridError(f"{key}: unknown option(s) {', '.join(unknown)}; allowed: {allowed}")
     parts = []
-    for key, allowed in choices.items():
-        value = options.get(key, allowed[0])
+    for name, allowed in choices.items():
+        value = options.get(name, allowed[0])
         if value not in allowed:
-            raise GridError(f"variants.{network}.{key}: {value!r} is not one of {', '.join(allowed)}")
+            raise GridError(f"{key}.{name}: {value!r} is not one of {', '.join(allowed)}")
         if value != allowed[0]:
-            parts.append(f"{key}-{value}")
-    for key, default in numbers.items():
-        value = float(options.get(key, default))
-        if value < 0:
-            raise GridError(f"variants.{network}.{key}: must be >= 0, got {value}")
+            parts.append(f"{name}-{value}")
+    for name, default in numbers.items():
+        value = options.get(name, default)
+        check_number(f"{key}.{name}", value, *VARIANT_RANGES[name])
         if value != default:
-            parts.append(f"{key}-{format_number(value)}")
+            parts.append(f"{name}-{format_number(value)}")
     return "_".join(parts) or PAPER_VARIANT
+
+
+def check_number(key: str, value: Any, low: float, high: float) -> None:
+    """A real number (not a bool, not text) from `low` to `high`; NaN fails every comparison."""
+    allowed = f"at least {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GridError(f"{key}: {value!r} is not a number; allowed: a number {allowed}")
+    if not low <= value <= high or not math.isfinite(value):
+        raise GridError(f"{key}: {value!r} is out of range; allowed: a finite number {allowed}")
 
 
 def variant_options(network: str, tag: str) -> dict[str, Any]:
@@ -217,6 +236,11 @@ def variant_options(network: str, tag: str) -> dict[str, Any]:
 
 def check_cell(cell: Cell) -> None:
     """Cross-field rules a JSON schema cannot express."""
+    if cell.protocol == "heldout" and (cell.train_size or 0) > HELDOUT_POOL:
+        raise GridError(
+            f"subset.train: {cell.train_size} is more than the held-out protocol can train on: it trains on "
+            f"the first {HELDOUT_POOL} images and holds out the last {HELDOUT_SIZE}; allowed: 1-{HELDOUT_POOL}"
+        )
     options = cell.options
     if cell.network == "custom" and options["cost"] == "crossentropy":
         output = cell.activation if options["output"] == "hidden" else options["output"]
@@ -227,8 +251,55 @@ def check_cell(cell: Cell) -> None:
             )
 
 
+def non_finite_numbers(value: Any, key: str = "") -> Iterable[tuple[str, float]]:
+    """(key, value) for every NaN or infinity anywhere in a config, keys written as `a.b[0]`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield key, value
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from non_finite_numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from non_finite_numbers(item, f"{key}[{index}]")
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """What the schema cannot express (it has run first); each error names the key and what is allowed."""
+    non_finite = next(iter(non_finite_numbers(config)), None)
+    if non_finite:
+        key, value = non_finite
+        raise GridError(f"{key}: {value!r} is not a finite number; NaN and infinity are not allowed")
+    seen: dict[str, str] = {}
+    for name in config["experiments"]:
+        other = seen.setdefault(str(name).casefold(), name)
+        if other != name:
+            raise GridError(
+                f"experiments: {other!r} and {name!r} differ only in case, so on a case-insensitive file "
+                f"system (macOS, Windows) their figures would overwrite each other; rename one"
+            )
+    for name, experiment in config["experiments"].items():
+        networks = experiment.get("networks", config["networks"])
+        for network, variants in experiment.get("variants", {}).items():
+            key = f"experiments.{name}.variants.{network}"
+            if network not in networks:
+                raise GridError(
+                    f"{key}: {network} is not among this experiment's networks ({', '.join(networks)}), "
+                    f"so these variants would never run; add it to experiments.{name}.networks or remove them"
+                )
+            first_index: dict[str, int] = {}
+            for index, options in enumerate(variants):
+                tag = variant_tag(network, options, key=f"{key}[{index}]")
+                if tag in first_index:
+                    raise GridError(
+                        f"{key}[{index}]: the same variant ({tag}) as {key}[{first_index[tag]}]; "
+                        f"each of its runs would be counted twice"
+                    )
+                first_index[tag] = index
+
+
 def experiment_cells(config: Mapping[str, Any]) -> list[tuple[str, Cell]]:
     """Every (experiment, cell) pair the config asks for, in config order."""
+    check_config(config)
     pairs = []
     subset = config.get("subset") or {}
     for name, experiment in config["experiments"].items():
@@ -254,7 +325,10 @@ def experiment_cells(config: Mapping[str, Any]) -> list[tuple[str, Cell]]:
                     test_size=subset.get("test"),
                     variant=variant_tag(network, options),
                 )
-                check_cell(cell)
+                try:
+                    check_cell(cell)
+                except GridError as error:
+                    raise GridError(f"experiments.{name}: {error}") from None
                 pairs.append((name, cell))
     return pairs
 
