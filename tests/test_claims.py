@@ -214,3 +214,12 @@ def test_the_comparison_markdown_explains_its_intervals():
     text = compare.markdown(table)
     assert "sqrt(1 + 1/n)" in text and "confidence interval *of that mean*" in text
     assert text.count("| learning_rate | sigmoid | keras |") == 1
+    assert "nan" not in text
+
+
+def test_no_verdict_where_the_paper_omitted_the_network():
+    runs = runs_table({("custom", "relu", 0.01): [9.8, 9.8], ("custom", "relu", 0.1): [9.8, 9.8]})
+    row = compare.comparison_table(runs, REPORTED).set_index("network").loc["custom"]
+    assert math.isnan(row["paper_best_percent"]) and "the paper omitted this network" in row["note"]
+    assert row[["paper_consistent_with_one_run", "paper_inside_paper_cell_pi"]].tolist() == ["", ""]
+    assert "| nan |" not in compare.markdown(compare.comparison_table(runs, REPORTED))

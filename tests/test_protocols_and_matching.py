@@ -97,3 +97,10 @@ def test_matched_weights_are_glorot_uniform_with_zero_biases():
     limit = np.sqrt(6 / (784 + 30))
     assert kernel.shape == (784, 30) and np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit
     assert not bias.any() and not bias2.any() and kernel2.shape == (30, 10)
+
+
+def test_a_heldout_subset_beyond_the_pool_is_an_error_not_a_cap(mnist):
+    """The config check stops this before any job; the loader refuses it too, for direct callers."""
+    path, _ = mnist
+    with pytest.raises(ValueError, match="subset asks for 50001 training images but only 50000 are available"):
+        load_split(path, cell("custom", "heldout", train=50_001, test=200))

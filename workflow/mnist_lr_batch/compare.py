@@ -145,7 +145,10 @@ def comparison_table(runs: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame
             "paper_inside_ci_of_our_mean": inside(paper_percent, low, high),
             "note": "; ".join(filter(None, [remark, settings_note(best)])),
         })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    verdicts = ["paper_consistent_with_one_run", "paper_inside_paper_cell_pi", "paper_inside_ci_of_our_mean"]
+    table[verdicts] = table[verdicts].astype(object).fillna("")  # no verdict where the paper gave none
+    return table
 
 
 def _percent(value: float) -> str:

@@ -59,9 +59,12 @@ def load_split(mnist_npz: str | Path, cell: Cell, dtype: np.dtype = np.float32) 
         if len(y_train) != MNIST_TRAIN_SIZE:
             raise ValueError(f"the held-out protocol needs all {MNIST_TRAIN_SIZE} training images, got {len(y_train)}")
         pool = MNIST_TRAIN_SIZE - HELDOUT_SIZE
-        train_size = min(cell.train_size or pool, pool)
         heldout_size = min(cell.test_size or HELDOUT_SIZE, HELDOUT_SIZE)
         x_val, y_val = x_train[pool : pool + heldout_size], y_train[pool : pool + heldout_size]
+        # Only the pool may be trained on: asking for more is an error (as grid.check_cell
+        # says before any job), never a silent cap.
+        train_size = cell.train_size or pool
+        x_train, y_train = x_train[:pool], y_train[:pool]
         validation_set = "heldout"
     x_train = take_first(x_train, train_size, "training images")
     y_train = take_first(y_train, train_size, "training labels")
