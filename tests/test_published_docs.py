@@ -20,6 +20,15 @@ def test_committed_verdicts_are_regenerated_exactly_from_the_committed_runs(docs
             f"{docs / name} is stale: python -m mnist_lr_batch.publish --docs {docs.relative_to(REPO)}")
 
 
+def test_the_committed_forensics_are_regenerated_exactly_from_their_runs(tmp_path):
+    from mnist_lr_batch import forensics
+
+    docs = REPO / "docs" / "forensics"
+    text = forensics.forensics(pd.read_csv(docs / "runs.csv"), pd.read_csv(publish.REPORTED),
+                               {"sklearn_recipe": "learning_rate"})
+    assert text == (docs / "forensics.md").read_text()
+
+
 def test_publish_copies_a_finished_run(tmp_path):
     results = tmp_path / "results"
     (results / "figures").mkdir(parents=True)
