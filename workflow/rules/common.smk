@@ -19,6 +19,7 @@ shell.prefix(
 
 from mnist_lr_batch import grid
 from mnist_lr_batch.fetch import MNIST_FILES
+from mnist_lr_batch.networks import REGISTRY as NETWORKS
 
 validate(config, "../../config/schema.yaml")
 try:
@@ -107,11 +108,6 @@ def repo_file(relative):
     return os.path.relpath(Path(workflow.basedir) / relative)
 
 
-def for_network(pattern, network):
-    """A run path pattern with the network filled in (one training rule per network)."""
-    return pattern.replace("{network}", network)
-
-
 def source_file(relative):
     """A module of ours as a path relative to the working directory.
 
@@ -124,20 +120,19 @@ def source_file(relative):
 # The code that determines a run's numbers: a training job depends on it as an
 # input, so editing a network's module reruns exactly that network's jobs
 # (Snakemake's own code trigger sees only the shell command, not the modules it
-# imports). Naming code (grid.py) and plumbing (atomic.py, train.py) are left
-# out: editing them cannot change a result.
+# imports). Naming code (grid.py) and plumbing (atomic.py, train.py,
+# fast_start.py) are left out: editing them cannot change a result.
 SHARED_TRAINING_CODE = ["training.py", "data.py", "initial_weights.py"]
-NETWORK_CODE = {
-    "custom": ["networks/custom.py", "networks/sgd_kernel.py"],
-    "sklearn": ["networks/sklearn_mlp.py", "networks/sgd_kernel.py"],
-    "keras": ["networks/keras_mlp.py"],
-}
 
 
-def training_code(network):
-    return [
-        source_file(name) for name in [*SHARED_TRAINING_CODE, *NETWORK_CODE[network]]
-    ]
+def training_code(wildcards):
+    network = NETWORKS[wildcards.network]
+    return [source_file(name) for name in [*SHARED_TRAINING_CODE, *network.code]]
+
+
+def network_env(wildcards):
+    """The network's conda env (used with --sdm conda), relative to this file as Snakemake expects."""
+    return f"../../envs/{NETWORKS[wildcards.network].conda_env}.yaml"
 
 
 # Locally, a training job keeps one CPU busy, and more jobs than the machine has
