@@ -11,7 +11,7 @@ from snakemake.utils import validate
 # The rules run `python -m mnist_lr_batch.<step>`; the package lives in workflow/.
 # Jobs see exactly this package (not whatever PYTHONPATH the user has set), in
 # plain, conda and cluster runs alike; bash's strict mode is kept.
-PYTHON_SOURCE = Path(workflow.basedir) / "workflow"
+PYTHON_SOURCE = REPOSITORY / "workflow"
 sys.path.insert(0, str(PYTHON_SOURCE))
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PYTHON_SOURCE))}; "
@@ -105,7 +105,7 @@ def quoted_settings(wildcards):
 
 def repo_file(relative):
     """A file of this repository (not of the working directory), relative to the working directory."""
-    return os.path.relpath(Path(workflow.basedir) / relative)
+    return os.path.relpath(REPOSITORY / relative)
 
 
 def source_file(relative):
