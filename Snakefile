@@ -23,6 +23,10 @@ if not workflow.overwrite_configfiles:
     configfile: REPOSITORY / "config" / "config.yaml"
 
 
+# The report's front page (snakemake --report report.html).
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

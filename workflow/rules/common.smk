@@ -77,6 +77,31 @@ def figure_files():
     return figures
 
 
+# The report's categories, named for a reader rather than by config key.
+PAPER_FIGURES = {
+    "learning_rate": "Paper's Figures 1-3 (learning rate)",
+    "batch_size": "Paper's Figures 4-6 (mini-batch size)",
+}
+QUESTION_TITLES = {
+    "relu": "Open question: why the custom network fails with ReLU",
+    "initialisation": "Open question: does initialisation explain the gap",
+    "high_learning_rates": "Open question: Keras at high learning rates",
+}
+
+
+def report_category(wildcards):
+    """The report section an experiment's figures go in."""
+    name = wildcards.experiment
+    settings = config["experiments"][name]
+    if name in PAPER_FIGURES:
+        return PAPER_FIGURES[name]
+    if "question" in settings:
+        return f"{QUESTION_TITLES[settings['question']]} ({name})"
+    if settings.get("protocol") == "heldout":
+        return f"Held-out protocol: how optimistic is the paper's ({name})"
+    return f"Experiment {name}"
+
+
 def questions():
     """Open question -> the experiments that answer it (config key `question`)."""
     answered = {}
