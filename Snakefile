@@ -8,12 +8,23 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# This repository's root, wherever the run happens: the directory of this file,
+# also when another workflow uses this one as a module (`module mnist:
+# snakefile: ...`), where workflow.basedir is the outer workflow's directory.
+REPOSITORY = Path(workflow.current_basedir)
+
 # config/config.yaml is the default; a --configfile replaces it instead of being
 # merged into it, so config/quick.yaml runs only its own grid. The path is
-# anchored at this file so that --directory elsewhere works.
+# anchored at this file so that --directory elsewhere works. Used as a module,
+# the outer workflow's `config:` replaces it the same way (Snakemake then skips
+# this directive).
 if not workflow.overwrite_configfiles:
 
-    configfile: Path(workflow.basedir) / "config" / "config.yaml"
+    configfile: REPOSITORY / "config" / "config.yaml"
+
+
+# The report's front page (snakemake --report report.html).
+report: "workflow/report/workflow.rst"
 
 
 report: "workflow/report/workflow.rst"

@@ -208,11 +208,11 @@ def test_cross_entropy_stays_finite_when_a_probability_underflows(output, expect
 
 
 def test_a_custom_job_trains_the_same_without_scipy():
-    """train.py hides SciPy from custom jobs (Numba would import it for BLAS the compiled epoch never calls; the
+    """fast_start hides SciPy from custom jobs (Numba would import it for BLAS the compiled epoch never calls; the
     numpy env has no SciPy): the epoch still compiles and runs, SciPy stays unloaded, the loss is unchanged."""
     script = """
 import sys
-from mnist_lr_batch.train import UNUSED_OPTIONAL_IMPORTS, hide_modules
+from mnist_lr_batch.fast_start import UNUSED_OPTIONAL_IMPORTS, hide_modules
 hide_modules(UNUSED_OPTIONAL_IMPORTS["custom"])
 from synthetic import synthetic_split
 from mnist_lr_batch.grid import Cell

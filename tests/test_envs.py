@@ -68,7 +68,22 @@ def test_every_rule_that_runs_code_names_an_env():
     for block in blocks:
         name = block.split(":", 1)[0]
         if "shell:" in block or "script:" in block:
+            if name == "train":  # one rule for every network: the env comes from the network's registry entry
+                assert re.search(r"conda:\s*network_env\b", block), "rule train does not take its env from network_env"
+                continue
             assert re.search(r'conda:\s*"\.\./\.\./envs/\w+\.yaml"', block), f"rule {name} has no conda env"
+
+
+def test_every_network_names_an_env_file_and_its_code():
+    from mnist_lr_batch.grid import NETWORKS
+    from mnist_lr_batch.networks import REGISTRY
+
+    assert set(REGISTRY) == set(NETWORKS)
+    for name, network in REGISTRY.items():
+        assert (ENVS / f"{network.conda_env}.yaml").is_file(), f"{name}: no envs/{network.conda_env}.yaml"
+        assert f"networks/{network.module}.py" in network.code, f"{name}: its own module is not in its code inputs"
+        for code in network.code:
+            assert (REPO / "workflow" / "mnist_lr_batch" / code).is_file(), f"{name}: no {code}"
 
 
 def build_venv(env_file: Path, where: Path) -> Path:

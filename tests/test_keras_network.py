@@ -73,7 +73,7 @@ def test_a_keras_job_trains_without_loading_the_optional_integrations():
 
     script = """
 import sys
-from mnist_lr_batch.train import UNUSED_OPTIONAL_IMPORTS, hide_modules
+from mnist_lr_batch.fast_start import UNUSED_OPTIONAL_IMPORTS, hide_modules
 hide_modules(UNUSED_OPTIONAL_IMPORTS["keras"])
 from synthetic import synthetic_split
 from mnist_lr_batch.grid import Cell

@@ -18,6 +18,7 @@ from conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
+# One rule (train) trains every network; scheduled() counts its jobs per network.
 TRAIN_RULES = ("train_custom", "train_sklearn", "train_keras")
 RESULT_RULES = ("aggregate", "compare_with_paper", "plot_accuracy", "plot_time", "plot_learning_curves")
 TINY = {
@@ -66,8 +67,23 @@ def scheduled(workflow: Path, config: dict | None = None) -> dict[str, int]:
     output = result.stdout + result.stderr
     if "Nothing to be done" in output:
         return {}
-    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M)}
+    return jobs_by_rule(output)
+
+
+def jobs_by_rule(dry_run_output: str) -> dict[str, int]:
+    """Count the dry run's jobs by rule; the one training rule's jobs count as train_<network>.
+
+    Snakemake's own "Job stats" table counts by rule only, and one rule trains every network.
+    """
+    jobs: dict[str, int] = {}
+    for rule, details in re.findall(r"^(?:local)?rule (\w+):\n((?:[ \t]+.*\n?)*)", dry_run_output, flags=re.M):
+        if rule == "train":
+            rule += "_" + re.search(r"wildcards: network=(\w+)", details).group(1)
+        jobs[rule] = jobs.get(rule, 0) + 1
+    table = dry_run_output.split("Job stats:", 1)[1].split("total", 1)[0]
+    total = sum(int(count) for count in re.findall(r"^\w+\s+(\d+)\s*$", table, flags=re.M))
+    assert sum(jobs.values()) == total, f"read {jobs} from the jobs, Job stats has {total}:\n{dry_run_output}"
+    return jobs
 
 
 def edit(path: Path) -> None:

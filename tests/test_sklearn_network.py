@@ -175,13 +175,13 @@ def test_the_compiled_epoch_runs_only_under_the_verified_scikit_learn_release(mo
 
 
 def test_a_scikit_learn_job_trains_the_same_without_pandas():
-    """train.py hides pandas from scikit-learn jobs (start-up time; the sklearn conda env has no pandas):
+    """fast_start hides pandas from scikit-learn jobs (start-up time; the sklearn conda env has no pandas):
     the library still trains, pandas stays unloaded, and the loss is the one computed with pandas importable."""
     from conftest import run_python
 
     script = """
 import sys
-from mnist_lr_batch.train import UNUSED_OPTIONAL_IMPORTS, hide_modules
+from mnist_lr_batch.fast_start import UNUSED_OPTIONAL_IMPORTS, hide_modules
 hide_modules(UNUSED_OPTIONAL_IMPORTS["sklearn"])
 from synthetic import synthetic_split
 from mnist_lr_batch.grid import Cell

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synthetic import synthetic_split
 
-from mnist_lr_batch import train
+from mnist_lr_batch import fast_start, train
 from mnist_lr_batch.grid import Cell
 from mnist_lr_batch.training import train_and_evaluate, write_run
 
@@ -94,7 +94,7 @@ def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
 def test_the_heavy_imports_pause_the_garbage_collector_and_leave_it_running_even_on_error():
     frozen_before = gc.get_freeze_count()
     try:
-        with pytest.raises(ImportError), train.garbage_collector_paused():
+        with pytest.raises(ImportError), fast_start.garbage_collector_paused():
             assert not gc.isenabled()
             imported = [[] for _ in range(1000)]  # tracked objects, as an import creates
             raise ImportError("a failed import")
@@ -102,6 +102,27 @@ def test_the_heavy_imports_pause_the_garbage_collector_and_leave_it_running_even
         assert gc.get_freeze_count() >= frozen_before + len(imported)  # later collections skip them
     finally:
         gc.unfreeze()
+
+
+def test_a_job_hides_only_its_own_networks_unused_imports():
+    from conftest import run_python
+
+    program = (
+        "import importlib, sys\n"
+        "from mnist_lr_batch import fast_start\n"
+        "fast_start.hide_unused_imports(sys.argv[1])\n"
+        "for name in ('pandas', 'scipy'):\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "        print(name, 'imported')\n"
+        "    except ModuleNotFoundError as error:\n"
+        "        print(name, 'hidden' if 'hidden from training jobs' in str(error) else 'missing')\n"
+    )
+    outputs = {network: run_python("-c", program, network) for network in ("sklearn", "custom", "toy")}
+    assert all(result.returncode == 0 for result in outputs.values()), outputs
+    assert outputs["sklearn"].stdout.split() == ["pandas", "hidden", "scipy", "imported"]
+    assert outputs["custom"].stdout.split() == ["pandas", "imported", "scipy", "hidden"]
+    assert outputs["toy"].stdout.split() == ["pandas", "imported", "scipy", "imported"]  # not listed: hides nothing
 
 
 def run_entry_point(mnist, output) -> "subprocess.CompletedProcess":

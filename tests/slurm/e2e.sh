@@ -30,6 +30,7 @@ MNIST=${MNIST_LOCAL_MIRROR:-$REPO/../shared/mnist}
 # MinJobAge seconds; the plugin insists on MinJobAge >= 3 x the first check delay.
 STATUS_DELAY=10
 MIN_JOB_AGE=3600
+# One rule (train) trains every network; its SLURM jobs are checked per network.
 TRAIN_RULES=(train_custom train_sklearn train_keras)
 EXPECTED_PER_RULE=3
 
@@ -311,6 +312,7 @@ import json
 import pathlib
 import sys
 from datetime import datetime
+from types import SimpleNamespace
 
 import yaml
 
@@ -350,8 +352,16 @@ result(bool(ours), f"{len(ours)} SLURM jobs named after run {run_id}")
 
 
 def rule_of(comment):
-    rule = comment.removeprefix("rule_").split("_wildcards_", 1)[0]
-    return rule
+    """rule_train_wildcards_keras_paper_... -> train_keras (the network is the first wildcard)."""
+    rule, _, wildcards = comment.removeprefix("rule_").partition("_wildcards_")
+    return f"{rule}_{wildcards.split('_', 1)[0]}" if rule == "train" else rule
+
+
+def profile_value(value, network):
+    """A set-resources value of the profile: a number, or an expression of the job's network."""
+    if isinstance(value, str):
+        return eval(value, {"wildcards": SimpleNamespace(network=network)})
+    return value
 
 
 def seconds(fields):
@@ -400,8 +410,9 @@ for rule in train_rules:
         f"in SLURM's job completion log (expected {per_rule}): jobs {', '.join(sorted(jobs, key=int)) or 'none'}",
     )
     # The per-rule resources of profiles/slurm are what SLURM allocated.
-    wanted = profile["set-resources"][rule]
-    threads = profile["set-threads"][rule]
+    network = rule.removeprefix("train_")
+    wanted = {name: profile_value(value, network) for name, value in profile["set-resources"]["train"].items()}
+    threads = profile["set-threads"]["train"]
     got = {
         (megabytes(tres(completed_log.get(job_id, {})).get("mem")),
          completed_log.get(job_id, {}).get("TimeLimit"),

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 # The rules run `python -m mnist_lr_batch.<step>`; the package lives in workflow/.
 # Jobs see exactly this package (not whatever PYTHONPATH the user has set), in
 # plain, conda and cluster runs alike; bash's strict mode is kept.
-PYTHON_SOURCE = Path(workflow.basedir) / "workflow"
+PYTHON_SOURCE = REPOSITORY / "workflow"
 sys.path.insert(0, str(PYTHON_SOURCE))
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PYTHON_SOURCE))}; "
@@ -19,6 +19,7 @@ shell.prefix(
 
 from mnist_lr_batch import grid
 from mnist_lr_batch.fetch import MNIST_FILES
+from mnist_lr_batch.networks import REGISTRY as NETWORKS
 
 validate(config, "../../config/schema.yaml")
 try:
@@ -86,6 +87,32 @@ def claims_files():
     return []
 
 
+# The report's categories, named for a reader rather than by config key.
+PAPER_FIGURES = {
+    "learning_rate": "Paper's Figures 1-3 (learning rate)",
+    "batch_size": "Paper's Figures 4-6 (mini-batch size)",
+}
+QUESTION_TITLES = {
+    "relu": "Open question: why the custom network fails with ReLU",
+    "initialisation": "Open question: does initialisation explain the gap",
+    "high_learning_rates": "Open question: Keras at high learning rates",
+    "forensics": "Forensics: which detail explains a gap to the paper",
+}
+
+
+def report_category(wildcards):
+    """The report section an experiment's figures go in."""
+    name = wildcards.experiment
+    settings = config["experiments"][name]
+    if name in PAPER_FIGURES:
+        return PAPER_FIGURES[name]
+    if "question" in settings:
+        return f"{QUESTION_TITLES[settings['question']]} ({name})"
+    if settings.get("protocol") == "heldout":
+        return f"Held-out protocol: how optimistic is the paper's ({name})"
+    return f"Experiment {name}"
+
+
 def questions():
     """Open question -> the experiments that answer it (config key `question`)."""
     answered = {}
@@ -131,12 +158,7 @@ def quoted_settings(wildcards):
 
 def repo_file(relative):
     """A file of this repository (not of the working directory), relative to the working directory."""
-    return os.path.relpath(Path(workflow.basedir) / relative)
-
-
-def for_network(pattern, network):
-    """A run path pattern with the network filled in (one training rule per network)."""
-    return pattern.replace("{network}", network)
+    return os.path.relpath(REPOSITORY / relative)
 
 
 def source_file(relative):
@@ -151,20 +173,19 @@ def source_file(relative):
 # The code that determines a run's numbers: a training job depends on it as an
 # input, so editing a network's module reruns exactly that network's jobs
 # (Snakemake's own code trigger sees only the shell command, not the modules it
-# imports). Naming code (grid.py) and plumbing (atomic.py, train.py) are left
-# out: editing them cannot change a result.
+# imports). Naming code (grid.py) and plumbing (atomic.py, train.py,
+# fast_start.py) are left out: editing them cannot change a result.
 SHARED_TRAINING_CODE = ["training.py", "data.py", "initial_weights.py"]
-NETWORK_CODE = {
-    "custom": ["networks/custom.py", "networks/sgd_kernel.py"],
-    "sklearn": ["networks/sklearn_mlp.py", "networks/sgd_kernel.py"],
-    "keras": ["networks/keras_mlp.py"],
-}
 
 
-def training_code(network):
-    return [
-        source_file(name) for name in [*SHARED_TRAINING_CODE, *NETWORK_CODE[network]]
-    ]
+def training_code(wildcards):
+    network = NETWORKS[wildcards.network]
+    return [source_file(name) for name in [*SHARED_TRAINING_CODE, *network.code]]
+
+
+def network_env(wildcards):
+    """The network's conda env (used with --sdm conda), relative to this file as Snakemake expects."""
+    return f"../../envs/{NETWORKS[wildcards.network].conda_env}.yaml"
 
 
 # Locally, a training job keeps one CPU busy, and more jobs than the machine has

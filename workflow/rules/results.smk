@@ -34,19 +34,19 @@ rule aggregate:
         runs=report(
             "results/runs.csv",
             caption="../report/runs.rst",
-            category="Tables",
+            category="Tables (every run, every epoch, every cell)",
             labels={"table": "runs (one row per run per experiment)"},
         ),
         epochs=report(
             "results/epochs.csv",
             caption="../report/epochs.rst",
-            category="Tables",
+            category="Tables (every run, every epoch, every cell)",
             labels={"table": "epochs (one row per run per epoch)"},
         ),
         summary=report(
             "results/summary.csv",
             caption="../report/summary.rst",
-            category="Tables",
+            category="Tables (every run, every epoch, every cell)",
             labels={"table": "summary (per cell across seeds)"},
         ),
     log:
@@ -151,7 +151,7 @@ rule plot_accuracy:
         png=report(
             "results/figures/accuracy_vs_{experiment}_{activation}.png",
             caption="../report/accuracy.rst",
-            category="{experiment}",
+            category=report_category,
             subcategory="{activation}",
             labels={"figure": "best accuracy", "activation": "{activation}"},
         ),
@@ -177,7 +177,7 @@ rule plot_time:
         png=report(
             "results/figures/time_vs_{experiment}.png",
             caption="../report/time.rst",
-            category="{experiment}",
+            category=report_category,
             subcategory="all activations",
             labels={"figure": "execution time", "activation": "all"},
         ),
@@ -202,7 +202,7 @@ rule plot_learning_curves:
         png=report(
             "results/figures/learning_curves_{network}.png",
             caption="../report/learning_curves.rst",
-            category="Learning curves",
+            category="Learning curves (every run, epoch by epoch)",
             subcategory="{network}",
             labels={"figure": "learning curves", "network": "{network}"},
         ),
@@ -227,7 +227,7 @@ rule plot_optimism:
         png=report(
             "results/figures/protocol_optimism_{experiment}.png",
             caption="../report/optimism.rst",
-            category="{experiment}",
+            category=report_category,
             subcategory="all activations",
             labels={"figure": "protocol optimism", "activation": "all"},
         ),
@@ -258,7 +258,7 @@ rule findings:
         report(
             "results/findings.md",
             caption="../report/findings.rst",
-            category="Findings",
+            category="Answers to the paper's open questions",
             labels={"document": "answers to the paper's open questions"},
         ),
     log:
