@@ -39,3 +39,26 @@ def test_publish_copies_a_finished_run(tmp_path):
     assert {path.name for path in (tmp_path / "docs").iterdir()} == {"runs.csv", "figures", *GENERATED}
     with pytest.raises(SystemExit):
         publish.main(["--results", str(tmp_path / "missing"), "--docs", str(tmp_path / "docs")])
+
+
+def readme_results() -> str:
+    text = (REPO / "README.md").read_text()
+    return text[text.index("## Results"):text.index("\n## ", text.index("## Results") + 1)]
+
+
+def test_the_readme_quotes_the_scorecard_verbatim():
+    sentence = next(line for line in (PUBLISHED[0] / "claims.md").read_text().splitlines() if line.startswith("**"))
+    assert sentence.strip("*.") in " ".join(readme_results().split())
+
+
+def test_every_percentage_in_the_readme_results_comes_from_a_linked_generated_file():
+    import re
+
+    section = readme_results()
+    linked = set(re.findall(r"\]\((docs/[^)]+\.md)\)", section))
+    assert linked, "the results section links no generated file"
+    sources = " ".join((REPO / path).read_text() for path in linked)
+    quoted = re.findall(r"(\d+\.\d+)%", section)
+    assert quoted
+    for number in quoted:
+        assert re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", sources), f"README quotes {number}% from nowhere"

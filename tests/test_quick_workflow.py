@@ -95,7 +95,7 @@ def test_html_report(quick_run):
     run_snakemake(quick_run, "--configfile", QUICK, "--report", str(report))
     html = report.read_text()
     assert "accuracy_vs_learning_rate_sigmoid.png" in html and "paper_comparison.csv" in html
-    assert "The paper&#x27;s claims, tested" in html or "The paper's claims, tested" in html  # the front page
+    assert "of 12 claims" in html  # the front page shows the scorecard
     assert "first 2000 training and 500 test images" in html  # captions state the exact settings
     assert "reruns and extends Nicholas Fabrizio" in html  # the front page (workflow/report/workflow.rst)
     assert "Paper's Figures 1-3 (learning rate)" in html and "Paper's Figures 4-6 (mini-batch size)" in html
