@@ -95,10 +95,49 @@ def test_same_seed_same_result_different_seed_different_result():
     assert not np.array_equal(params_a[0], params_c[0])
 
 
-def test_reshuffles_every_epoch():
-    network = CustomNetwork((4, 3, 10), "sigmoid", seed=0)
-    orders = [network.rng.permutation(50) for _ in range(2)]
-    assert not np.array_equal(*orders)
+def assert_a_fresh_permutation_every_epoch(orders: list[np.ndarray], n: int, epochs: int) -> None:
+    assert len(orders) == epochs
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))  # every sample once per epoch
+    assert all(not np.array_equal(orders[0], order) for order in orders[1:])
+
+
+def test_the_compiled_epoch_trains_in_a_new_order_every_epoch(monkeypatch):
+    """The orders the compiled epoch is handed, recorded as it runs: a new permutation of all rows each epoch."""
+    (x, y), _ = prototype_problem(n_train=50, n_features=6, dtype=np.float32)
+    orders = []
+
+    def recording_epoch(X, labels, order, *arguments):
+        orders.append(order.copy())
+        return original_epoch(X, labels, order, *arguments)
+
+    original_epoch = custom.sgd_kernel.sgd_epoch
+    monkeypatch.setattr(custom.sgd_kernel, "sgd_epoch", recording_epoch)
+    network = CustomNetwork((6, 4, 10), "sigmoid", seed=0)
+    assert network.compiled
+    for _ in range(3):
+        network.train_epoch(x, y, batch_size=10, learning_rate=0.5)
+    assert_a_fresh_permutation_every_epoch(orders, 50, epochs=3)
+
+
+def test_the_numpy_epoch_trains_in_a_new_order_every_epoch(monkeypatch):
+    """The rows each NumPy step trains on, recorded as it runs (row i of x holds the value i)."""
+    x = np.arange(50, dtype=np.float64)[:, None] * np.ones((1, 6))
+    y = np.arange(50) % 10
+    network = CustomNetwork((6, 4, 10), "sigmoid", seed=0, dtype=np.float64)
+    assert not network.compiled
+    steps = []
+
+    def recording_update(x_batch, y_batch, learning_rate):
+        steps.append(x_batch[:, 0].astype(int))
+        return original_update(x_batch, y_batch, learning_rate)
+
+    original_update = network.update_mini_batch
+    monkeypatch.setattr(network, "update_mini_batch", recording_update)
+    for _ in range(3):
+        network.train_epoch(x, y, batch_size=10, learning_rate=0.5)
+    assert len(steps) == 3 * 5
+    assert_a_fresh_permutation_every_epoch([np.concatenate(steps[i:i + 5]) for i in range(0, 15, 5)], 50, epochs=3)
 
 
 @pytest.mark.parametrize("compiled, dtype, tolerance", [(False, np.float64, 1e-14), (True, np.float32, 2e-6)])

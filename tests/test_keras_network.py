@@ -47,6 +47,33 @@ def test_the_compiled_epoch_loop_gives_the_weights_fit_gives():
     assert loss == pytest.approx(history.history["loss"][-1], rel=1e-3)
 
 
+def test_every_epoch_trains_in_a_new_order(monkeypatch):
+    """The index batches the compiled loop is handed, recorded as it runs: each epoch a new permutation of all
+    rows (full batches, then the partial one)."""
+    split = synthetic_split()
+    trainer = keras_mlp.build(cell(batch_size=7), split)
+    handed = []
+
+    def recording_batches(x, y, batches):
+        handed.append(batches.numpy().copy())
+        return original_batches(x, y, batches)
+
+    original_batches = trainer._train_batches
+    monkeypatch.setattr(trainer, "_train_batches", recording_batches)
+    n = len(split.y_train)
+    orders = []
+    for _ in range(3):
+        before = len(handed)
+        trainer.train_epoch()
+        shapes = [batches.shape for batches in handed[before:]]
+        assert shapes == [(n // 7, 7), (1, n % 7)]
+        orders.append(np.concatenate([batches.ravel() for batches in handed[before:]]))
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+    assert not np.array_equal(orders[0], orders[2])
+
+
 def test_learns_and_the_loss_decreases():
     split = synthetic_split()
     trainer = keras_mlp.build(cell(epochs=6), split)

@@ -18,9 +18,9 @@ from conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-# One rule (train) trains every network; scheduled() counts its jobs per network.
-TRAIN_RULES = ("train_custom", "train_sklearn", "train_keras")
-RESULT_RULES = ("aggregate", "compare_with_paper", "plot_accuracy", "plot_time", "plot_learning_curves")
+NETWORKS = ("custom", "sklearn", "keras")
+RUN_OUTPUT = re.compile(r"^\s*output: results/runs/([^/\s]+)/", flags=re.M)  # a dry run's job listing
+RESULT_RULES = ("aggregate", "compare_with_paper", "claims", "plot_accuracy", "plot_time", "plot_learning_curves")
 TINY = {
     "networks": ["custom", "sklearn", "keras"],
     "activations": ["sigmoid", "relu"],
@@ -58,32 +58,34 @@ def workflow(completed, tmp_path):
     return copy
 
 
-def scheduled(workflow: Path, config: dict | None = None) -> dict[str, int]:
-    """Jobs a dry run would execute, by rule."""
+def plan(workflow: Path, config: dict | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """What a dry run would execute: jobs by rule, and run files by network (whatever the rules that train
+    them are called). `config`, if given, first becomes the run's config."""
     if config is not None:
         (workflow / "tiny.yaml").write_text(yaml.safe_dump(config))
     result = run_snakemake(workflow, "--dry-run", "--configfile", str(workflow / "tiny.yaml"),
                            snakefile=workflow / "Snakefile")
     output = result.stdout + result.stderr
+    networks = RUN_OUTPUT.findall(output)
+    runs = {network: networks.count(network) for network in NETWORKS}
     if "Nothing to be done" in output:
-        return {}
-    return jobs_by_rule(output)
+        return {}, runs
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M)}, runs
 
 
-def jobs_by_rule(dry_run_output: str) -> dict[str, int]:
-    """Count the dry run's jobs by rule; the one training rule's jobs count as train_<network>.
+def scheduled(workflow: Path, config: dict | None = None) -> dict[str, int]:
+    """Jobs a dry run would execute, by rule."""
+    return plan(workflow, config)[0]
 
-    Snakemake's own "Job stats" table counts by rule only, and one rule trains every network.
-    """
-    jobs: dict[str, int] = {}
-    for rule, details in re.findall(r"^(?:local)?rule (\w+):\n((?:[ \t]+.*\n?)*)", dry_run_output, flags=re.M):
-        if rule == "train":
-            rule += "_" + re.search(r"wildcards: network=(\w+)", details).group(1)
-        jobs[rule] = jobs.get(rule, 0) + 1
-    table = dry_run_output.split("Job stats:", 1)[1].split("total", 1)[0]
-    total = sum(int(count) for count in re.findall(r"^\w+\s+(\d+)\s*$", table, flags=re.M))
-    assert sum(jobs.values()) == total, f"read {jobs} from the jobs, Job stats has {total}:\n{dry_run_output}"
-    return jobs
+
+def retrained(workflow: Path, config: dict | None = None) -> dict[str, int]:
+    """Run files a dry run would (re)write, by network."""
+    return plan(workflow, config)[1]
+
+
+def every_network(runs: int) -> dict[str, int]:
+    return dict.fromkeys(NETWORKS, runs)
 
 
 def edit(path: Path) -> None:
@@ -99,47 +101,48 @@ def test_nothing_is_scheduled_when_nothing_changed(workflow):
 
 def test_adding_a_learning_rate_schedules_only_the_new_cells(workflow):
     config = TINY | {"experiments": {"learning_rate": {"learning_rates": [0.1, 0.5], "batch_sizes": [50]}}}
-    jobs = scheduled(workflow, config)
-    assert {rule: jobs.get(rule, 0) for rule in TRAIN_RULES} == {rule: 2 for rule in TRAIN_RULES}  # x 2 activations
-    assert set(jobs) - set(TRAIN_RULES) <= {*RESULT_RULES, "all"}
+    jobs, runs = plan(workflow, config)
+    assert runs == every_network(2)  # one new cell x 2 activations
+    assert sum(jobs.values()) - sum(jobs.get(rule, 0) for rule in [*RESULT_RULES, "all"]) == 6  # only training
 
 
 def test_adding_a_seed_schedules_only_that_seeds_runs(workflow):
-    jobs = scheduled(workflow, TINY | {"seeds": [0, 1]})
-    assert {rule: jobs.get(rule, 0) for rule in TRAIN_RULES} == {rule: 2 for rule in TRAIN_RULES}
+    assert retrained(workflow, TINY | {"seeds": [0, 1]}) == every_network(2)
 
 
 def test_changing_epochs_schedules_every_training_job(workflow):
-    jobs = scheduled(workflow, TINY | {"epochs": 2})
-    assert {rule: jobs.get(rule, 0) for rule in TRAIN_RULES} == {rule: 2 for rule in TRAIN_RULES}
+    jobs, runs = plan(workflow, TINY | {"epochs": 2})
+    assert runs == every_network(2)
     assert "fetch_mnist" not in jobs and "decode_mnist" not in jobs
 
 
-@pytest.mark.parametrize("module, rule", [
-    ("networks/keras_mlp.py", "train_keras"),
-    ("networks/custom.py", "train_custom"),
-    ("networks/sklearn_mlp.py", "train_sklearn"),
-])
-def test_editing_one_networks_code_reruns_only_that_network(workflow, module, rule):
+# Every module a training job imports that can change its numbers, and the networks whose runs an
+# edit of it must reschedule (2 runs each, one per activation): a network's own code reruns that
+# network alone; the kernel that two networks compile their epochs with reruns both; the shared
+# driver, the data split and the matched initial weights rerun every network.
+CODE_AND_RETRAINED = [
+    ("networks/keras_mlp.py", {"keras"}),
+    ("networks/custom.py", {"custom"}),
+    ("networks/sklearn_mlp.py", {"sklearn"}),
+    ("networks/sgd_kernel.py", {"custom", "sklearn"}),
+    ("training.py", set(NETWORKS)),
+    ("data.py", set(NETWORKS)),
+    ("initial_weights.py", set(NETWORKS)),
+]
+
+
+@pytest.mark.parametrize("module, networks", CODE_AND_RETRAINED, ids=[module for module, _ in CODE_AND_RETRAINED])
+def test_editing_training_code_reruns_exactly_the_networks_that_use_it(workflow, module, networks):
     edit(workflow / "workflow" / "mnist_lr_batch" / module)
-    jobs = scheduled(workflow)
-    assert {name: jobs.get(name, 0) for name in TRAIN_RULES} == {name: (2 if name == rule else 0)
-                                                                  for name in TRAIN_RULES}
-
-
-def test_editing_the_shared_training_driver_reruns_every_network(workflow):
-    edit(workflow / "workflow" / "mnist_lr_batch" / "training.py")
-    jobs = scheduled(workflow)
-    assert {rule: jobs.get(rule, 0) for rule in TRAIN_RULES} == {rule: 2 for rule in TRAIN_RULES}
+    assert retrained(workflow) == {network: (2 if network in networks else 0) for network in NETWORKS}
 
 
 def test_editing_the_plotting_code_retrains_nothing(workflow):
     edit(workflow / "workflow" / "mnist_lr_batch" / "plots.py")
-    jobs = scheduled(workflow)
-    assert not set(jobs) & set(TRAIN_RULES)
+    jobs, runs = plan(workflow)
+    assert runs == every_network(0)
     assert jobs.get("plot_accuracy") == 2 and "aggregate" not in jobs
 
 
 def test_switching_off_a_network_retrains_nothing(workflow):
-    jobs = scheduled(workflow, TINY | {"networks": ["custom", "sklearn"]})
-    assert not set(jobs) & set(TRAIN_RULES)
+    assert retrained(workflow, TINY | {"networks": ["custom", "sklearn"]}) == every_network(0)

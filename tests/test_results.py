@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, require
+from scipy import stats
 
 from mnist_lr_batch.grid import Cell
 from fake_runs import fake_result
@@ -20,26 +21,37 @@ compare = require("mnist_lr_batch.compare")
 plots = require("mnist_lr_batch.plots")
 
 
+# network, activation, learning rate, batch size, seed, validation accuracy per epoch, test accuracy per epoch,
+# epoch of divergence, train seconds
+RUNS = [
+    ("keras", "sigmoid", 0.1, 10, 0, [0.90, 0.95, 0.96], [0.89, 0.93, 0.95], None, 2.0),
+    ("keras", "sigmoid", 0.1, 10, 1, [0.91, 0.94, 0.97], [0.90, 0.95, 0.96], None, 2.5),
+    ("keras", "sigmoid", 0.1, 10, 2, [0.92, 0.96, 0.95], [0.91, 0.94, 0.94], None, 3.1),
+    ("keras", "sigmoid", 5.0, 10, 0, [0.50, 0.60, 0.55], [0.52, 0.58, 0.56], None, 1.5),
+    ("custom", "relu", 5.0, 10, 0, [0.098, 0.098], [0.101, 0.101], 2, 0.7),
+    ("custom", "sigmoid", 0.1, 25, 0, [0.80, 0.88, 0.87], [0.79, 0.86, 0.88], None, 4.0),
+]
+
+
+def in_experiment(experiment: str, rate: float, batch: int) -> bool:
+    return batch == 10 if experiment == "learning_rate" else rate == 0.1
+
+
+def run_cell(network, activation, rate, batch, seed) -> Cell:
+    return Cell(network, activation, rate, batch, seed=seed, epochs=3, hidden_units=30)
+
+
 @pytest.fixture
 def run_files(tmp_path, monkeypatch):
     """Two experiments sharing one cell; three seeds for one cell; a diverged run."""
     monkeypatch.chdir(tmp_path)
-    sweep = {}
-    for network, activation, rate, batch, seed, accuracies, diverged in [
-        ("keras", "sigmoid", 0.1, 10, 0, [0.90, 0.95, 0.96], None),
-        ("keras", "sigmoid", 0.1, 10, 1, [0.91, 0.94, 0.97], None),
-        ("keras", "sigmoid", 0.1, 10, 2, [0.92, 0.96, 0.95], None),
-        ("keras", "sigmoid", 5.0, 10, 0, [0.50, 0.60, 0.55], None),
-        ("custom", "relu", 5.0, 10, 0, [0.098, 0.098], 2),
-        ("custom", "sigmoid", 0.1, 25, 0, [0.80, 0.88, 0.87], None),
-    ]:
-        cell = Cell(network, activation, rate, batch, seed=seed, epochs=3, hidden_units=30)
-        write_run(fake_result(cell, accuracies, diverged), cell.path)
-        sweep[cell.path] = (rate, batch)
-    experiments = {
-        "learning_rate": [path for path, (rate, batch) in sweep.items() if batch == 10],
-        "batch_size": [path for path, (rate, batch) in sweep.items() if rate == 0.1],
-    }
+    experiments = {"learning_rate": [], "batch_size": []}
+    for network, activation, rate, batch, seed, accuracies, test_accuracies, diverged, seconds in RUNS:
+        cell = run_cell(network, activation, rate, batch, seed)
+        write_run(fake_result(cell, accuracies, diverged, seconds, test_accuracies=test_accuracies), cell.path)
+        for experiment, paths in experiments.items():
+            if in_experiment(experiment, rate, batch):
+                paths.append(cell.path)
     return experiments
 
 
@@ -70,6 +82,67 @@ def test_summary_across_seeds_with_a_t_interval(run_files):
     assert row["best_val_accuracy_mean"] == pytest.approx(best.mean())
     assert row["best_val_accuracy_ci95_low"] == pytest.approx(best.mean() - half_width)
     assert row["best_val_accuracy_ci95_high"] == pytest.approx(best.mean() + half_width)
+
+
+def expected_summary(missing: dict[tuple, str] | None = None) -> pd.DataFrame:
+    """The summary table computed here from RUNS with NumPy and SciPy's own t interval, not by aggregate.py.
+
+    `missing` maps (network, activation, rate, batch, seed) to a metric left out of that run (NaN)."""
+    missing = missing or {}
+    rows = []
+    for experiment in ("learning_rate", "batch_size"):
+        cells = {}
+        for network, activation, rate, batch, seed, accuracies, test_accuracies, diverged, seconds in RUNS:
+            if in_experiment(experiment, rate, batch):
+                best = accuracies.index(max(accuracies))  # the earliest best epoch
+                run = {"best_val_accuracy": accuracies[best], "test_accuracy_at_best": test_accuracies[best],
+                       "train_seconds": seconds, "diverged": diverged is not None}
+                if (network, activation, rate, batch, seed) in missing:
+                    run[missing[network, activation, rate, batch, seed]] = math.nan
+                cells.setdefault((network, activation, rate, batch), []).append(run)
+        for (network, activation, rate, batch), seeds in cells.items():
+            row = {"experiment": experiment, "network": network, "variant": "paper", "protocol": "paper",
+                   "activation": activation, "learning_rate": rate, "batch_size": batch, "epochs": 3,
+                   "hidden_units": 30, "train_size": 60000, "validation_size": 10000, "test_size": 10000,
+                   "seeds": len(seeds), "diverged_runs": sum(run["diverged"] for run in seeds)}
+            for metric in ("best_val_accuracy", "test_accuracy_at_best", "train_seconds"):
+                values = np.array([run[metric] for run in seeds if not math.isnan(run[metric])])
+                sd = values.std(ddof=1) if len(values) > 1 else math.nan
+                low, high = math.nan, math.nan
+                if len(values) > 1:
+                    low, high = stats.t.interval(0.95, len(values) - 1, values.mean(), sd / math.sqrt(len(values)))
+                row |= {f"{metric}_mean": values.mean(), f"{metric}_sd": sd, f"{metric}_n": len(values),
+                        f"{metric}_ci95_low": low, f"{metric}_ci95_high": high}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Every column the code publishes is one computed here, and each value agrees."""
+    assert sorted(got.columns) == sorted(expected.columns)
+    keys = ["experiment", "network", "activation", "learning_rate", "batch_size"]
+    got = got[list(expected.columns)].sort_values(keys).reset_index(drop=True)
+    expected = expected.sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-9)
+
+
+def test_every_summary_column_equals_a_value_computed_independently(run_files):
+    _, _, summary = aggregated(run_files)
+    assert_same_table(summary, expected_summary())
+    custom_relu = summary[(summary["network"] == "custom") & (summary["activation"] == "relu")]
+    assert custom_relu["diverged_runs"].tolist() == [1]  # one diverged run, counted once
+
+
+def test_a_metric_missing_from_a_run_is_left_out_of_its_mean_sd_count_and_interval(run_files):
+    runs, _, _ = aggregated(run_files)
+    missing = {("keras", "sigmoid", 0.1, 10, 1): "test_accuracy_at_best",
+               ("keras", "sigmoid", 0.1, 10, 2): "train_seconds"}
+    for (network, activation, rate, batch, seed), metric in missing.items():
+        runs.loc[runs["run_file"] == run_cell(network, activation, rate, batch, seed).path, metric] = math.nan
+    summary = aggregate.summary_table(runs)
+    assert_same_table(summary, expected_summary(missing))
+    three_seeds = summary[summary["seeds"] == 3]
+    assert len(three_seeds) == 2 and (three_seeds["test_accuracy_at_best_n"] == 2).all()  # one cell, two experiments
 
 
 def test_one_seed_leaves_the_interval_empty(run_files):
@@ -159,3 +232,24 @@ def test_several_seeds_draw_error_bars(run_files):
     reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
     axis = plots.accuracy_figure(runs, reported, "learning_rate", "sigmoid", "learning_rate").axes[0]
     assert axis.containers, "expected error bars for the three-seed cell"
+
+
+@pytest.mark.parametrize("value, low, high, verdict", [
+    (96.0, 95.0, 97.0, "yes"), (95.0, 95.0, 97.0, "yes"), (97.0, 95.0, 97.0, "yes"),  # the ends are inside
+    (94.99, 95.0, 97.0, "no"), (97.01, 95.0, 97.0, "no"),
+    (96.0, math.nan, math.nan, "n/a (one seed)"), (math.nan, 95.0, 97.0, ""),
+])
+def test_inside_says_whether_the_papers_value_lies_in_our_interval(value, low, high, verdict):
+    assert compare.inside(value, low, high) == verdict
+
+
+def test_a_paper_value_outside_our_interval_is_reported_as_outside(run_files):
+    """Our Keras sigmoid runs 2 pp worse: the paper's 96.92% lies above their interval."""
+    _, _, summary = aggregated(run_files)
+    worse = summary.copy()
+    for column in ("best_val_accuracy_mean", "best_val_accuracy_ci95_low", "best_val_accuracy_ci95_high"):
+        worse[column] -= 0.02
+    reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
+    keras = compare.comparison_table(worse, reported).query("experiment == 'learning_rate' and network == 'keras'")
+    assert keras["our_ci95_high_percent"].iloc[0] < 96.92
+    assert keras["paper_inside_our_ci"].tolist() == ["no"]

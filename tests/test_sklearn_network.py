@@ -121,21 +121,10 @@ def test_the_compiled_epoch_reproduces_the_library(activation, options):
         assert fast.classifier._no_improvement_count == library._no_improvement_count
 
 
-def test_a_chaotic_run_departs_from_the_library_no_more_than_the_library_from_itself():
-    """Where training is chaotic (here tanh at learning rate 0.5), float32 rounding differences grow until the
-    weights differ. The compiled epoch's departure from partial_fit is of the size the library's own departure
-    from itself takes when its learning rate moves by 3e-7, less than one float32 rounding step."""
-    split = synthetic_split()
-    fast = sklearn_mlp.build(cell(activation="tanh", batch_size=7, learning_rate=0.5), split)
-    library, nudged = library_twin(fast, seed=0), library_twin(fast, seed=0)
-    nudged.learning_rate_init *= 1 + 3e-7
-    for model in (library, nudged):
-        model.partial_fit(split.x_train, split.y_train, classes=np.arange(10))
-    fast.train_epoch()
-    ours = np.abs(fast.classifier.coefs_[0] - library.coefs_[0]).max()
-    libraries = np.abs(nudged.coefs_[0] - library.coefs_[0]).max()
-    assert libraries > 0.1  # chaotic: rounding-size causes, visible effects
-    assert ours < 10 * libraries
+# A chaotic run (tanh at learning rate 0.5) is not compared here: rounding differences grow until the
+# library departs from itself as far as from a wrong setting, so no bound could fail. The numbers are in
+# tests/chaotic_departure.py, run by hand; the test above holds the compiled epoch to the library where
+# rounding does not grow.
 
 
 def test_matched_initial_weights_train_like_the_library():
