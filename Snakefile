@@ -27,9 +27,6 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

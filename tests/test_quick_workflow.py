@@ -97,7 +97,7 @@ def test_html_report(quick_run):
     assert "accuracy_vs_learning_rate_sigmoid.png" in html and "paper_comparison.csv" in html
     assert "of 12 claims" in html  # the front page shows the scorecard
     assert "first 2000 training and 500 test images" in html  # captions state the exact settings
-    assert "reruns and extends Nicholas Fabrizio" in html  # the front page (workflow/report/workflow.rst)
+    assert "reruns Fabrizio (2021)" in html  # the front page (workflow/report/workflow.rst)
     assert "Paper's Figures 1-3 (learning rate)" in html and "Paper's Figures 4-6 (mini-batch size)" in html
 
 
