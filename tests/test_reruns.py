@@ -20,7 +20,7 @@ pytestmark = pytest.mark.workflow
 
 NETWORKS = ("custom", "sklearn", "keras")
 RUN_OUTPUT = re.compile(r"^\s*output: results/runs/([^/\s]+)/", flags=re.M)  # a dry run's job listing
-RESULT_RULES = ("aggregate", "compare_with_paper", "claims", "plot_accuracy", "plot_time", "plot_learning_curves")
+RESULT_RULES = ("run_index", "aggregate", "compare_with_paper", "claims", "plot_accuracy", "plot_time", "plot_learning_curves")
 TINY = {
     "networks": ["custom", "sklearn", "keras"],
     "activations": ["sigmoid", "relu"],

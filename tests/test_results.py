@@ -182,7 +182,9 @@ def test_aggregate_cli_fails_without_writing_tables(run_files, tmp_path):
 
     Path(run_files["learning_rate"][0]).write_text("[]")
     outputs = [tmp_path / name for name in ("runs.csv", "epochs.csv", "summary.csv")]
-    code = aggregate.main(["--experiments", json.dumps(run_files), "--runs", str(outputs[0]),
+    index = tmp_path / "run_index.json"
+    index.write_text(json.dumps(run_files))
+    code = aggregate.main(["--run-index", str(index), "--runs", str(outputs[0]),
                            "--epochs", str(outputs[1]), "--summary", str(outputs[2])])
     assert code == 1 and not any(path.exists() for path in outputs)
 

@@ -123,13 +123,14 @@ def write_csv(table: pd.DataFrame, path: str | Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiments", required=True, help="JSON: experiment name -> list of run files")
+    parser.add_argument("--run-index", required=True, type=Path,
+                        help="JSON file: experiment name -> list of run files")
     parser.add_argument("--runs", required=True, type=Path)
     parser.add_argument("--epochs", required=True, type=Path)
     parser.add_argument("--summary", required=True, type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    experiments = json.loads(args.experiments)
+    experiments = json.loads(args.run_index.read_text())
     try:
         results = {path: read_run(path) for path in dict.fromkeys(p for paths in experiments.values() for p in paths)}
     except RunFileError as error:

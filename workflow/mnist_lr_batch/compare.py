@@ -19,6 +19,11 @@ from mnist_lr_batch.intervals import prediction_interval
 PAPER_EPOCHS = 30
 PAPER_HIDDEN_UNITS = 30
 SWEEP_AXIS = {"learning_rate": "learning_rate", "batch_size": "batch_size"}  # the paper's two sweeps
+# The cells of the paper's two sweeps (Section 4), wherever a config's grid is drawn against them.
+PAPER_SWEEPS = {
+    "learning_rate": {"learning_rates": [0.001, 0.01, 0.1, 1.0, 2.0, 3.0, 4.0, 5.0], "batch_sizes": [10]},
+    "batch_size": {"learning_rates": [0.1], "batch_sizes": [25, 50, 75, 100, 125, 150, 175, 200]},
+}
 COLUMNS = [
     "experiment", "activation", "network", "source", "paper_best_percent", "paper_at_learning_rate",
     "paper_at_batch_size",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 import os
 import re
@@ -387,6 +388,24 @@ def describe(config: Mapping[str, Any], name: str) -> str:
 def unique_cells(pairs: Iterable[tuple[str, Cell]]) -> list[Cell]:
     """Each cell once, in first-requested order."""
     return list(dict.fromkeys(cell for _, cell in pairs))
+
+
+def run_index(pairs: Iterable[tuple[str, Cell]]) -> dict[str, list[str]]:
+    """Experiment -> its run files (a cell may serve several experiments), for the aggregate step."""
+    index: dict[str, list[str]] = {}
+    for experiment, cell in pairs:
+        index.setdefault(experiment, []).append(cell.path)
+    return index
+
+
+def write_run_index(index: Mapping[str, list[str]], path: str | os.PathLike, log: str | os.PathLike) -> None:
+    """Write the run index as JSON, atomically: it grows with the grid, so it goes in a file, never on a command line."""
+    from mnist_lr_batch.atomic import atomic_open
+
+    with atomic_open(path, "w") as handle:
+        json.dump(index, handle, indent=0)
+    counts = ", ".join(f"{experiment}: {len(paths)}" for experiment, paths in index.items())
+    Path(log).write_text(f"run files per experiment: {counts}\n")
 
 
 def mirror_list(config: Mapping[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -162,10 +163,12 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
     figure, axes = plt.subplots(1, len(activations), figsize=(5.5 * len(activations), 4.8), sharey=True,
                                 squeeze=False)
     cell_columns = ["variant", "protocol", "learning_rate", "batch_size"]
+    many_cells = data.groupby(["activation", *cell_columns]).ngroups > LEGEND_CELL_LIMIT * len(activations)
+    rate_scale = LogNorm(data["learning_rate"].min(), data["learning_rate"].max()) if many_cells else None
     for axis, activation in zip(axes[0], activations):
         subset = data[data["activation"] == activation]
         cells = list(subset.groupby(cell_columns, sort=True))
-        colours = plt.colormaps["viridis"](np.linspace(0, 0.95, max(len(cells), 1)))
+        colours = curve_colours(cells, rate_scale)
         for colour, ((variant, protocol, learning_rate, batch_size), group) in zip(colours, cells):
             curve = group.groupby("epoch")["val_accuracy"].apply(mean_and_interval).apply(pd.Series)
             curve.columns = ["mean", "low", "high"]
@@ -185,15 +188,30 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
         axis.set_xlabel("epoch")
         axis.set_title(f"{activation} activation", fontsize=10)
         axis.grid(alpha=0.3)
-    # Every panel has the same cells: one legend, outside the plots, hides no curve.
-    handles, labels = max((axis.get_legend_handles_labels() for axis in axes[0]), key=lambda pair: len(pair[1]))
-    figure.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                  ncol=1 if len(labels) <= 24 else 2, title="grid cell")
     axes[0][0].set_ylabel("validation accuracy (%)")
     figure.suptitle(f"Learning curves, {NETWORK_NAMES[network]}: one line per grid cell "
                     f"(red X: diverged, training stopped)\n({settings_line(data)})", fontsize=10)
     figure.tight_layout()
+    if rate_scale:
+        # Too many cells to name: colour says the learning rate; the heatmap names the cells.
+        figure.colorbar(plt.cm.ScalarMappable(rate_scale, "viridis"), ax=axes[0].tolist(), shrink=0.8,
+                        label="learning rate (every batch size drawn in its rate's colour)")
+    else:
+        # Every panel has the same cells: one legend, outside the plots, hides no curve.
+        handles, labels = max((axis.get_legend_handles_labels() for axis in axes[0]), key=lambda pair: len(pair[1]))
+        figure.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                      ncol=1 if len(labels) <= 24 else 2, title="grid cell")
     return figure
+
+
+LEGEND_CELL_LIMIT = 48  # grid cells per panel a legend can still name (two columns)
+
+
+def curve_colours(cells: list, rate_scale) -> list:
+    """One colour per cell in order; by learning rate when there are too many cells to tell apart."""
+    if rate_scale is None:
+        return plt.colormaps["viridis"](np.linspace(0, 0.95, max(len(cells), 1)))
+    return [plt.colormaps["viridis"](rate_scale(key[2])) for key, _ in cells]
 
 
 def optimism_figure(runs: pd.DataFrame, epochs: pd.DataFrame, experiment: str, x_axis: str):
@@ -218,6 +236,94 @@ def optimism_figure(runs: pd.DataFrame, epochs: pd.DataFrame, experiment: str, x
     return figure
 
 
+CHANCE_CEILING_PERCENT = 20.0  # a cell whose mean best accuracy stays below this learnt nothing (chance: 10%)
+
+
+def is_two_dimensional(learning_rates, batch_sizes) -> bool:
+    """A sweep over both knobs: drawn as a heatmap (a line plot would pool the other knob)."""
+    return len(set(learning_rates)) >= 2 and len(set(batch_sizes)) >= 2
+
+
+def heatmap_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per panel (network, variant, protocol, activation) and cell: mean best accuracy (%) over seeds."""
+    keys = ["network", "variant", "protocol", "activation", "learning_rate", "batch_size"]
+    cells = runs.groupby(keys).agg(
+        mean_percent=("best_val_accuracy", lambda values: 100 * values.mean()),
+        seeds=("seed", "nunique"),
+        diverged_runs=("diverged", lambda values: int(values.notna().sum())),
+    ).reset_index()
+    cells["chance_level"] = cells["mean_percent"] < CHANCE_CEILING_PERCENT
+    return cells
+
+
+def paper_sweep_cells(learning_rates, batch_sizes) -> set[tuple[float, int]]:
+    """The cells of the paper's two sweeps that this grid contains."""
+    from mnist_lr_batch.compare import PAPER_SWEEPS
+
+    return {(rate, size) for sweep in PAPER_SWEEPS.values() for rate in sweep["learning_rates"]
+            for size in sweep["batch_sizes"] if rate in set(learning_rates) and size in set(batch_sizes)}
+
+
+def draw_heatmap_panel(axis, cells: pd.DataFrame, rates, sizes, paper_cells, norm):
+    """One panel: learning rate (rows) by batch size (columns), each cell annotated with its mean."""
+    grid = cells.pivot(index="learning_rate", columns="batch_size", values="mean_percent").reindex(
+        index=rates, columns=sizes)
+    image = axis.imshow(grid.to_numpy(), cmap="viridis", norm=norm, origin="lower", aspect="auto")
+    for cell in cells.itertuples():
+        row, column = rates.index(cell.learning_rate), sizes.index(cell.batch_size)
+        text = f"{cell.mean_percent:.1f}"
+        if cell.diverged_runs:
+            text += f"\n{cell.diverged_runs}/{cell.seeds} div."
+        colour = "white" if norm(cell.mean_percent) < 0.5 else "black"
+        axis.text(column, row, text, ha="center", va="center", fontsize=6.5, color=colour)
+        if cell.chance_level:
+            axis.add_patch(plt.Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, hatch="///",
+                                         edgecolor="red", linewidth=0))
+    for rate, size in paper_cells:
+        axis.add_patch(plt.Rectangle((sizes.index(size) - 0.5, rates.index(rate) - 0.5), 1, 1, fill=False,
+                                     edgecolor="black", linewidth=1.8))
+    axis.set_xticks(range(len(sizes)), [str(size) for size in sizes], fontsize=7)
+    axis.set_yticks(range(len(rates)), [f"{rate:.3g}" for rate in rates], fontsize=7)
+    return image
+
+
+def heatmap_figure(runs: pd.DataFrame, experiment: str):
+    """Mean best accuracy over seeds on the learning-rate x batch-size grid: one panel per network and
+    activation, one colour scale for all, diverged and chance-level cells marked, the paper's sweeps outlined."""
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Patch
+
+    data = runs[runs["experiment"] == experiment]
+    cells = heatmap_cells(data)
+    rates, sizes = sorted(data["learning_rate"].unique()), sorted(data["batch_size"].unique())
+    paper_cells = paper_sweep_cells(rates, sizes)
+    norm = Normalize(vmin=cells["mean_percent"].min(), vmax=cells["mean_percent"].max())
+    rows = sorted(cells.groupby(["network", "variant", "protocol"]).groups,
+                  key=lambda key: network_order(key[0], variant_rank(key[1]), key[2]))
+    activations = [a for a in ACTIVATIONS if a in set(cells["activation"])]
+    figure, axes = plt.subplots(len(rows), len(activations), squeeze=False, sharex=True, sharey=True,
+                                layout="constrained",
+                                figsize=(2.0 + 0.6 * len(sizes) * len(activations), 1.5 + 0.32 * len(rates) * len(rows)))
+    for (network, variant, protocol), axis_row in zip(rows, axes):
+        for activation, axis in zip(activations, axis_row):
+            panel = cells[(cells["network"] == network) & (cells["variant"] == variant)
+                          & (cells["protocol"] == protocol) & (cells["activation"] == activation)]
+            image = draw_heatmap_panel(axis, panel, rates, sizes, paper_cells, norm)
+            axis.set_title(f"{line_label(network, variant, protocol, variant != 'paper')}\n{activation}", fontsize=8)
+    for axis in axes[-1]:
+        axis.set_xlabel("mini-batch size")
+    for axis in axes[:, 0]:
+        axis.set_ylabel("learning rate")
+    figure.colorbar(image, ax=axes, shrink=0.5, label="best validation accuracy, mean over seeds (%)")
+    legend = [Patch(facecolor="none", edgecolor="red", hatch="///", label=f"mean below {CHANCE_CEILING_PERCENT:g}% "
+                    "(chance level)"), Patch(facecolor="none", edgecolor="grey", label="'n/k div.': n of k seeds diverged")]
+    if paper_cells:
+        legend.insert(0, Patch(facecolor="none", edgecolor="black", linewidth=1.8, label="a cell of the paper's sweeps"))
+    figure.legend(handles=legend, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    figure.suptitle(f"Best accuracy by learning rate and mini-batch size ({settings_line(data)})", fontsize=10)
+    return figure
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="figure", required=True)
@@ -233,12 +339,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimism.add_argument("--runs", type=Path, required=True)
     optimism.add_argument("--epochs", type=Path, required=True)
     optimism.add_argument("--experiment", required=True)
+    heatmap = commands.add_parser("heatmap", help="mean best accuracy on the learning-rate x batch-size grid")
+    heatmap.add_argument("--runs", type=Path, required=True)
+    heatmap.add_argument("--experiment", required=True)
     curves = commands.add_parser("curves", help="validation accuracy per epoch, one network")
     curves.add_argument("--epochs", type=Path, required=True)
     curves.add_argument("--network", required=True, choices=list(NETWORK_COLOURS))
     for command in (accuracy, timing, optimism):
         command.add_argument("--x-axis", required=True, choices=list(AXIS_LABELS))
-    for command in (accuracy, timing, optimism, curves):
+    for command in (accuracy, timing, optimism, heatmap, curves):
         command.add_argument("--png", type=Path, required=True)
         command.add_argument("--svg", type=Path)
     args = parser.parse_args(argv)
@@ -249,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         figure = time_figure(pd.read_csv(args.runs), args.experiment, args.x_axis)
     elif args.figure == "optimism":
         figure = optimism_figure(pd.read_csv(args.runs), pd.read_csv(args.epochs), args.experiment, args.x_axis)
+    elif args.figure == "heatmap":
+        figure = heatmap_figure(pd.read_csv(args.runs), args.experiment)
     else:
         figure = learning_curves_figure(pd.read_csv(args.epochs), args.network)
     save(figure, args.png, args.svg)

@@ -17,7 +17,7 @@ shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PYTHON_SOURCE))}; "
 )
 
-from mnist_lr_batch import grid
+from mnist_lr_batch import grid, plots
 from mnist_lr_batch.fetch import MNIST_FILES
 from mnist_lr_batch.networks import REGISTRY as NETWORKS
 
@@ -40,12 +40,9 @@ def run_files():
     return [cell.path for cell in CELLS]
 
 
-def experiment_runs(wildcards):
-    """JSON for the aggregate step: each experiment's run files (a cell may serve several)."""
-    membership = {}
-    for experiment, cell in EXPERIMENT_CELLS:
-        membership.setdefault(experiment, []).append(cell.path)
-    return shlex.quote(json.dumps(membership))
+def run_index(wildcards):
+    """Each experiment's run files, for the run index file (never a command line: it grows with the grid)."""
+    return grid.run_index(EXPERIMENT_CELLS)
 
 
 def experiment_settings(wildcards):
@@ -69,9 +66,18 @@ def figure_files():
     activations = dict.fromkeys(cell.activation for cell in CELLS)
     figures = [f"results/figures/learning_curves_{network}.png" for network in networks]
     for experiment, settings in config["experiments"].items():
-        figures.append(f"results/figures/time_vs_{experiment}.png")
-        for activation in settings.get("activations", activations):
-            figures.append(f"results/figures/accuracy_vs_{experiment}_{activation}.png")
+        two_dimensional = plots.is_two_dimensional(
+            settings["learning_rates"], settings["batch_sizes"]
+        )
+        if two_dimensional:
+            figures.append(f"results/figures/heatmap_{experiment}.png")
+        # A line plot of a 2-D sweep would pool the other knob: only when asked for.
+        if not two_dimensional or "x_axis" in settings:
+            figures.append(f"results/figures/time_vs_{experiment}.png")
+            for activation in settings.get("activations", activations):
+                figures.append(
+                    f"results/figures/accuracy_vs_{experiment}_{activation}.png"
+                )
         if settings.get("protocol") == "heldout":
             figures.append(f"results/figures/protocol_optimism_{experiment}.png")
     return figures

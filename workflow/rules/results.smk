@@ -5,6 +5,7 @@
 
 
 localrules:
+    run_index,
     aggregate,
     claims,
     forensics,
@@ -13,6 +14,7 @@ localrules:
     plot_time,
     plot_learning_curves,
     plot_optimism,
+    plot_heatmap,
     findings,
 
 
@@ -26,9 +28,24 @@ PLOTTING_CODE = [
 ]
 
 
+# The list of run files grows with the grid: a 2,880-run list passed as one
+# shell argument exceeded Linux's 128 KiB limit. It goes through a file; the
+# params trigger rewrites the file (and so reaggregates) when the grid changes.
+rule run_index:
+    output:
+        "results/run_index.json",
+    log:
+        "logs/run_index.log",
+    params:
+        index=run_index,
+    run:
+        grid.write_run_index(params.index, output[0], log[0])
+
+
 rule aggregate:
     input:
         runs=run_files(),
+        index="results/run_index.json",
         code=source_file("aggregate.py"),
     output:
         runs=report(
@@ -54,10 +71,9 @@ rule aggregate:
     conda:
         "../../envs/analysis.yaml"
     params:
-        experiments=experiment_runs,
         settings=all_settings,
     shell:
-        "python -m mnist_lr_batch.aggregate --experiments {params.experiments} "
+        "python -m mnist_lr_batch.aggregate --run-index {input.index} "
         "--runs {output.runs} --epochs {output.epochs} --summary {output.summary} 2> {log}"
 
 
@@ -192,6 +208,30 @@ rule plot_time:
     shell:
         "python -m mnist_lr_batch.plots time --runs {input.runs} --experiment {wildcards.experiment} "
         "--x-axis {params.x_axis} --png {output.png} --svg {output.svg} 2> {log}"
+
+
+rule plot_heatmap:
+    input:
+        runs="results/runs.csv",
+        code=PLOTTING_CODE + [source_file("compare.py")],
+    output:
+        png=report(
+            "results/figures/heatmap_{experiment}.png",
+            caption="../report/heatmap.rst",
+            category=report_category,
+            subcategory="learning rate x mini-batch size",
+            labels={"figure": "accuracy heatmap", "activation": "all"},
+        ),
+        svg="results/figures/heatmap_{experiment}.svg",
+    log:
+        "logs/plot_heatmap/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        settings=experiment_settings,
+    shell:
+        "python -m mnist_lr_batch.plots heatmap --runs {input.runs} --experiment {wildcards.experiment} "
+        "--png {output.png} --svg {output.svg} 2> {log}"
 
 
 rule plot_learning_curves:
