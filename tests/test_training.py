@@ -86,6 +86,9 @@ def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
         "custom", "tanh", 0.5, 25)
     assert (result["train_size"], result["test_size"], result["hidden_units"], result["epochs_run"]) == (200, 50, 12, 2)
     assert result["versions"]["numpy"] == np.__version__ and result["threads"] == 1
+    # provenance: the CPU, what the compiled kernels were built for, the ISA caps in force
+    assert result["cpu"] and result["kernel_target"]["vector_isa"] in {"avx512", "avx2", "sse"}
+    assert result["kernel_target"]["cpu_name"] and isinstance(result["isa_caps"], dict)
     expected_keys = {"val_accuracy", "train_loss", "epoch_seconds", "best_epoch", "best_val_accuracy",
                      "final_val_accuracy", "train_seconds", "diverged", "seed", "epochs"}
     assert expected_keys <= set(result)

@@ -27,7 +27,7 @@ CELL_COLUMNS = [
 ]
 RUN_COLUMNS = ["experiment", *CELL_COLUMNS, "seed", "validation_set", "best_epoch", "best_val_accuracy",
                "test_accuracy_at_best", "final_val_accuracy", "epochs_run", "train_seconds", "diverged", "threads",
-               "run_file"]
+               "cpu", "run_file"]  # cpu: the model the run trained on (run files before it have none)
 PER_EPOCH = ["val_accuracy", "test_accuracy", "train_loss", "epoch_seconds"]
 SUMMARY_METRICS = ["best_val_accuracy", "test_accuracy_at_best", "train_seconds"]
 REQUIRED = {

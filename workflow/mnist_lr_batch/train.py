@@ -78,10 +78,13 @@ def load(args: argparse.Namespace):
 
 def train(cell, network, split, threads: int) -> dict:
     """The run's record: per-epoch accuracy and loss, its best epoch and time, and the versions used."""
+    from mnist_lr_batch import isa
     from mnist_lr_batch.training import environment, train_and_evaluate
 
     result = train_and_evaluate(cell, split, network.build)
-    result.update(environment(threads, network.library_versions()))
+    versions = network.library_versions()
+    result.update(environment(threads, versions))
+    result.update(isa.provenance(compiled_kernels="numba" in versions))
     return result
 
 
