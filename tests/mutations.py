@@ -1,6 +1,6 @@
 """The mutation check: plausible bugs, one at a time, each must make a test fail. Run by hand.
 
-    python tests/mutations.py                 # every mutation (about 15 minutes on 2 cores)
+    python tests/mutations.py                 # every mutation (8-12 minutes on 2 cores)
     python tests/mutations.py --list          # the mutations and the tests meant to catch them
     python tests/mutations.py --only NAME...  # some of them
     python tests/mutations.py --check         # only check that every mutation still applies
