@@ -21,11 +21,26 @@ def test_reads_good_files_raw_and_gzipped(tmp_path):
     assert got_images.dtype == np.uint8 and got_labels.dtype == np.uint8
 
 
-def test_reads_multibyte_big_endian_types(tmp_path):
-    values = np.array([[1, -2], [300, 70000]], dtype=np.int32)
-    path = tmp_path / "ints"
-    path.write_bytes(idx_bytes(values, type_code=0x0C))
-    np.testing.assert_array_equal(read_idx(path), values)
+# Every IDX type code, with values whose bytes are not palindromes: a type read in the wrong
+# byte order gives other numbers.
+IDX_TYPES = [
+    (0x08, np.uint8, [[0, 255], [7, 128]]),
+    (0x09, np.int8, [[1, -2], [127, -128]]),
+    (0x0B, np.int16, [[1, -2], [300, -30000]]),
+    (0x0C, np.int32, [[1, -2], [300, 70000]]),
+    (0x0D, np.float32, [[1.5, -2.25], [3e-5, 7e10]]),
+    (0x0E, np.float64, [[1.5, -2.25], [3e-300, 7e100]]),
+]
+
+
+@pytest.mark.parametrize("type_code, dtype, values", IDX_TYPES, ids=[f"0x{code:02x}" for code, _, _ in IDX_TYPES])
+def test_reads_every_type_big_endian_into_native_order(tmp_path, type_code, dtype, values):
+    values = np.array(values, dtype=dtype)
+    path = tmp_path / "array"
+    path.write_bytes(idx_bytes(values, type_code=type_code))
+    got = read_idx(path)
+    assert got.dtype == np.dtype(dtype) and got.dtype.isnative
+    np.testing.assert_array_equal(got, values)
 
 
 def test_wrong_magic_number_names_the_file(tmp_path):
