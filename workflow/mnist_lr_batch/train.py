@@ -5,7 +5,8 @@
 
 The run's parameters come from the output path itself (see grid.RUN_PATTERN),
 so the file's name and its content cannot disagree. Progress goes to stderr
-(the rule's log), one line per epoch.
+(the rule's log), one line per epoch. SIGTERM (what SLURM sends at a time
+limit) ends it without a run file, its temporary file removed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -45,11 +47,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds the job (so no half-written file stays behind), then it exits 143."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    cell, network, split = load(args)
-    result = train(cell, network, split, args.threads)
-    write(result, args.output, split.validation_set)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        cell, network, split = load(args)
+        result = train(cell, network, split, args.threads)
+        write(result, args.output, split.validation_set)
+    except Terminated:
+        logging.error("terminated by SIGTERM (a cluster's time limit, scancel or a shutdown) before %s was "
+                      "finished: no run file is kept; run snakemake again to redo this run", args.output)
+        return 128 + signal.SIGTERM
     return 0
 
 
