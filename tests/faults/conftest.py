@@ -195,10 +195,6 @@ def leftovers(workdir: Path) -> list[str]:
     return found
 
 
-def copy_run(source: Path, destination: Path) -> Path:
-    """A copy of a finished workdir: data, results and Snakemake's records, with their times."""
-    shutil.copytree(source, destination, copy_function=shutil.copy2, symlinks=True)
-    return destination
 
 
 @pytest.fixture(scope="session")
@@ -208,6 +204,18 @@ def baseline(tmp_path_factory, decoded_data) -> Path:
     shutil.copytree(decoded_data / "resources", workdir / "resources", copy_function=shutil.copy2)
     run_grid(prepare(workdir))
     return workdir
+
+
+@pytest.fixture
+def finished(tmp_path_factory, baseline) -> Path:
+    """A copy of the baseline's workdir: data, results and Snakemake's records, with their times.
+
+    At the baseline's depth below the temporary root: the code inputs are relative paths from
+    the workdir, and a different path would make Snakemake rerun every job.
+    """
+    copy = tmp_path_factory.mktemp("finished")
+    shutil.copytree(baseline, copy, copy_function=shutil.copy2, symlinks=True, dirs_exist_ok=True)
+    return copy
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@
 
 The run's parameters come from the output path itself (see grid.RUN_PATTERN),
 so the file's name and its content cannot disagree. Progress goes to stderr
-(the rule's log), one line per epoch. SIGTERM (what SLURM sends at a time
+(the rule's log), one line per epoch. A damaged input or a full disk ends the
+job with one line saying so and what to do; SIGTERM (what SLURM sends at a time
 limit) ends it without a run file, its temporary file removed.
 """
 
@@ -66,7 +67,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.error("terminated by SIGTERM (a cluster's time limit, scancel or a shutdown) before %s was "
                       "finished: no run file is kept; run snakemake again to redo this run", args.output)
         return 128 + signal.SIGTERM
+    except Exception as error:
+        if not explained(error):
+            raise
+        logging.error("%s", error)
+        return 1
     return 0
+
+
+def explained(error: Exception) -> bool:
+    """An error whose message says what happened and what to do: one line in the log, no traceback."""
+    from mnist_lr_batch.atomic import DiskFullError
+    from mnist_lr_batch.data import MnistFileError
+
+    return isinstance(error, (DiskFullError, MnistFileError))
 
 
 def load(args: argparse.Namespace):
