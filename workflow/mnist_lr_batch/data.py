@@ -7,8 +7,6 @@ paper excluded data loading from its execution times.
 from __future__ import annotations
 
 import dataclasses
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +14,6 @@ import numpy as np
 from mnist_lr_batch.grid import HELDOUT_SIZE, MNIST_TRAIN_SIZE, PAPER_TRAIN_SIZE, Cell
 
 PIXELS = 28 * 28
-# What resources/mnist.npz holds (mnist_lr_batch.idx writes it): uint8 images and their labels.
-DECODED_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-class MnistFileError(ValueError):
-    """The decoded .npz is unreadable or not the decoded MNIST; the message names it and the remedy."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,36 +46,10 @@ def take_first(array: np.ndarray, count: int, what: str) -> np.ndarray:
     return array[:count]
 
 
-def read_decoded(mnist_npz: str | Path) -> tuple[np.ndarray, ...]:
-    """x_train, y_train, x_test, y_test from the decoded .npz, checked; `MnistFileError` if it is damaged.
-
-    The workflow never re-decodes the file by itself (it is `ancient`, so that
-    re-decoding cannot retrain every cell), so the error says how to get it back.
-    """
-    try:
-        with np.load(mnist_npz, allow_pickle=False) as data:
-            arrays = [data[key] for key in DECODED_ARRAYS]
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise MnistFileError(damaged(mnist_npz, f"unreadable: {type(error).__name__}: {error}")) from None
-    for images, labels in (arrays[:2], arrays[2:]):
-        if images.shape[1:] != (28, 28) or labels.shape != images.shape[:1] or {images.dtype, labels.dtype} != {
-                np.dtype(np.uint8)}:
-            raise MnistFileError(damaged(mnist_npz, f"arrays of {images.dtype} {images.shape} and {labels.dtype} "
-                                                    f"{labels.shape}, not uint8 (count, 28, 28) images and labels"))
-    return tuple(arrays)
-
-
-def damaged(path: str | Path, problem: str) -> str:
-    return (f"{path} is damaged ({problem}). It is only a decoding of the verified IDX files in "
-            f"resources/mnist/: delete it (rm {path}) and run snakemake again, which decodes it anew "
-            f"(and refetches any IDX file that is missing)")
-
-
 def load_split(mnist_npz: str | Path, cell: Cell, dtype: np.dtype = np.float32) -> Split:
     """The paper's split for `cell`'s network, or the held-out protocol's."""
-    x_train, y_train, x_test, y_test = read_decoded(mnist_npz)
+    with np.load(mnist_npz) as data:
+        x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))
     test_size = cell.test_size or len(y_test)
     x_test, y_test = take_first(x_test, test_size, "test images"), take_first(y_test, test_size, "test labels")
     if cell.protocol == "paper":

@@ -78,9 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def explained(error: Exception) -> bool:
     """An error whose message says what happened and what to do: one line in the log, no traceback."""
     from mnist_lr_batch.atomic import DiskFullError
-    from mnist_lr_batch.data import MnistFileError
+    from mnist_lr_batch.idx import DecodedFileError
 
-    return isinstance(error, (DiskFullError, MnistFileError))
+    return isinstance(error, (DiskFullError, DecodedFileError))
 
 
 def load(args: argparse.Namespace):
@@ -100,7 +100,13 @@ def load(args: argparse.Namespace):
         fast_start.hide_unused_imports(cell.network)
         network = network_module(cell.network)
         network.configure(args.threads)
-        split = load_split(args.mnist, cell, dtype=network.DTYPE)
+        try:
+            split = load_split(args.mnist, cell, dtype=network.DTYPE)
+        except Exception:
+            from mnist_lr_batch.idx import check_decoded
+
+            check_decoded(args.mnist)  # a damaged file is DecodedFileError, naming it and the remedy
+            raise
     logging.info("training %s on %d images, validating on %d (%s)", args.output, len(split.y_train),
                  len(split.y_val), split.validation_set)
     return cell, network, split
