@@ -80,6 +80,9 @@ def explained(error: Exception) -> bool:
     from mnist_lr_batch.atomic import DiskFullError
     from mnist_lr_batch.idx import DecodedFileError
 
+    kernel_cache = sys.modules.get("mnist_lr_batch.networks.kernel_cache")  # loaded with Numba, if at all
+    if kernel_cache is not None and isinstance(error, kernel_cache.KernelCacheUnavailable):
+        return True
     return isinstance(error, (DiskFullError, DecodedFileError))
 
 

@@ -23,7 +23,8 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
+
+from mnist_lr_batch.networks.kernel_cache import cached_njit, compile_now, dispatchers
 
 NUMBA_VERSION = numba.__version__  # for the run files
 SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3
@@ -38,7 +39,8 @@ ZERO = np.float32(0.0)
 EPS = np.float32(np.finfo(np.float32).eps)
 
 # Compiled when this module is imported (or loaded from Numba's cache beside it),
-# so no training job's clock includes compilation.
+# so no training job's clock includes compilation (compile_now, at the end; a
+# damaged cache is flushed and compiled again, see kernel_cache).
 EPOCH_SIGNATURE = (
     "float64(float32[:, ::1], int64[::1], int64[::1], int64,"  # X, labels, order, batch_size
     " float32[:, ::1], float32[::1], float32[:, ::1], float32[::1],"  # W1, b1, W2, b2 (updated in place)
@@ -48,7 +50,7 @@ EPOCH_SIGNATURE = (
 )
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _activate(z, kind):
     if kind == SIGMOID:
         return ONE / (ONE + np.exp(-z))
@@ -57,7 +59,7 @@ def _activate(z, kind):
     return ZERO if z < ZERO else z  # ReLU, as np.maximum(z, 0): NaN stays NaN
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _derivative(a, kind):
     """f'(z) written in terms of a = f(z), which is what backpropagation has at hand."""
     if kind == SIGMOID:
@@ -67,7 +69,7 @@ def _derivative(a, kind):
     return ONE if a > ZERO else ZERO
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _dots_4x2(a, b, c, e, w, v):
     """The dot products of four input rows with two weight rows: 8 sums, each input read once."""
     s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = ZERO
@@ -84,7 +86,7 @@ def _dots_4x2(a, b, c, e, w, v):
     return s0, s1, s2, s3, t0, t1, t2, t3
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _hidden_layer(X, rows, W1, b1, kind, hidden):
     """hidden[i, j] = f(W1[j] . X[rows[i]] + b1[j]), four rows by two units at a time.
 
@@ -102,7 +104,7 @@ def _hidden_layer(X, rows, W1, b1, kind, hidden):
                 hidden[block[r], j2] = _activate(sums[4 + r] + b1[j2], kind)
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _input_gradients(X, rows, delta1, j, j2, g, g2):
     """g = sum_i delta1[i, j] X[rows[i]] and g2 the same for unit j2, four rows per pass."""
     m = rows.size
@@ -125,7 +127,7 @@ def _input_gradients(X, rows, delta1, j, j2, g, g2):
             g2[k] += q0 * a[k]
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _weighted_row_sum(weights, matrix, m, result):
     """result = sum over i < m of weights[i] * matrix[i]: whole rows at a time, so the loops vectorise."""
     result[:] = ZERO
@@ -135,7 +137,7 @@ def _weighted_row_sum(weights, matrix, m, result):
             result[j] += weight * row[j]
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
     """SGDOptimizer's step for one parameter row from its summed gradient g; returns sum(p**2) before it.
 
@@ -159,7 +161,7 @@ def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
     return squared
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _output_and_cost(logits, label, out, output_kind, cost):
     """The output layer's activations into `out` and this sample's cost (float64)."""
     classes = logits.size
@@ -195,7 +197,7 @@ def _output_and_cost(logits, label, out, output_kind, cost):
     return sample_cost
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _output_delta(out, label, output_kind, cost):
     """dC/dz of the output layer, in place of the activations."""
     classes = out.size
@@ -231,7 +233,7 @@ def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
                               momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment)
 
 
-@njit(EPOCH_SIGNATURE, fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
                        learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment):
     """Train one epoch over X[order] in mini-batches; return the summed cost (plus each step's L2 term).
@@ -291,3 +293,6 @@ def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2
         _update(b1, g_units, vb1, inv_m, lr, mom, nesterov, ZERO)
         total += 0.5 * alpha * squared
     return total
+
+
+compile_now(compiled_sgd_epoch, EPOCH_SIGNATURE, dispatchers(globals()))
