@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_snakemake, skip_or_fail, snakemake_command
+from conftest import REPO, run_snakemake, skip_or_fail, snakemake_command
 
 from mnist_lr_batch.grid import LOG_PATTERN, Cell
 
@@ -183,6 +183,35 @@ def assert_same_tables(workdir: Path, baseline: Path) -> None:
         clock = [column for column in expected if column.startswith(("train_seconds", "epoch_seconds"))]
         assert clock, f"{name}: no clock column to leave out (the table changed?)"
         pd.testing.assert_frame_equal(actual.drop(columns=clock), expected.drop(columns=clock), check_exact=True)
+
+
+TROUBLESHOOTING = REPO / "docs" / "troubleshooting.md"
+
+
+def troubleshooting_rows() -> list[dict]:
+    """docs/troubleshooting.md's table: symptom, cause, remedy, and the tests (file::function) behind a row."""
+    rows = []
+    for line in TROUBLESHOOTING.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if not line.startswith("| ") or len(cells) != 4 or cells[0] == "Symptom":
+            continue
+        symptom, cause, remedy, tests = cells
+        rows.append({"symptom": symptom, "cause": cause, "remedy": remedy,
+                     "tests": re.findall(r"`(test_\w+\.py::test_\w+)`", tests)})
+    return rows
+
+
+def assert_documented(request, text: str) -> None:
+    """What the troubleshooting table says this test's fault looks like (the `code` in the symptom of
+    each row naming the test) is in `text`, the run's output or the job's log."""
+    test = f"{Path(request.node.fspath).name}::{request.node.originalname}"
+    rows = [row for row in troubleshooting_rows() if test in row["tests"]]
+    assert rows, f"no row of {TROUBLESHOOTING.name} names {test}"
+    for row in rows:
+        quoted = re.findall(r"`([^`]+)`", row["symptom"])
+        assert quoted, f"{TROUBLESHOOTING.name}: the symptom {row['symptom']!r} quotes nothing to look for"
+        for snippet in quoted:
+            assert snippet in text, f"{TROUBLESHOOTING.name} says {test}'s fault shows {snippet!r}; it does not"
 
 
 def leftovers(workdir: Path) -> list[str]:

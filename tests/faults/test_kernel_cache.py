@@ -18,7 +18,8 @@ import pytest
 from conftest import REPO, copy_workflow, skip_or_fail, snakemake_command
 
 from faults.conftest import (
-    BYSTANDER, VICTIM, assert_same_runs, grid_args, jobs, leftovers, log_path, output_of, prepare, run_grid,
+    BYSTANDER, VICTIM, assert_documented, assert_same_runs, grid_args, jobs, leftovers, log_path, output_of, prepare,
+    run_grid,
 )
 
 pytestmark = pytest.mark.workflow
@@ -49,7 +50,7 @@ def cached_kernels(workflow: Path) -> Path:
 
 
 def test_a_damaged_and_stale_kernel_cache_is_flushed_and_recompiled_with_the_same_results(
-        tmp_path, workdir, baseline):
+        request, tmp_path, workdir, baseline):
     """Fault 5. Every data file garbage, the epoch kernel's index cut short (a full disk, a killed
     compile) and the other indexes from another Numba version (stale): the job warns, compiles again,
     writes a sound cache and trains the baseline's run bit for bit."""
@@ -69,7 +70,7 @@ def test_a_damaged_and_stale_kernel_cache_is_flushed_and_recompiled_with_the_sam
 
     result = run_grid(workdir, VICTIM, snakefile=workflow / "Snakefile")
     assert jobs(result) == {"train": 1}
-    assert "is unreadable" in (workdir / log_path(VICTIM)).read_text()  # the warning: flushed, compiled again
+    assert_documented(request, (workdir / log_path(VICTIM)).read_text())  # the warning: flushed, compiled again
     assert_same_runs(workdir, baseline, VICTIM)
     assert epoch_kernel_cache_hits(workflow) == "1"  # the cache is sound again: the next job loads it
 
@@ -106,7 +107,7 @@ def unprivileged():
 
 
 def test_a_read_only_install_for_a_user_caches_kernels_in_the_user_cache_or_says_what_to_set(
-        tmp_path, decoded_data, baseline, unprivileged):
+        request, tmp_path, decoded_data, baseline, unprivileged):
     """Fault 9. The workflow installed read-only (site-wide, or a module) and run by a user who is not
     root: Numba caches the kernels in the user's cache instead; with no writable user cache either, the
     job's error says to set NUMBA_CACHE_DIR, and setting it works."""
@@ -140,6 +141,7 @@ def test_a_read_only_install_for_a_user_caches_kernels_in_the_user_cache_or_says
     log = (workdir / log_path(BYSTANDER)).read_text()
     assert "Numba has nowhere to cache the compiled kernels" in log and "Set NUMBA_CACHE_DIR" in log
     assert "Traceback" not in log and "NUMBA_CACHE_DIR" in output_of(homeless)
+    assert_documented(request, log)
 
     remedied = run(BYSTANDER, "/nonexistent", no_home, NUMBA_CACHE_DIR=str(user_cache))
     assert remedied.returncode == 0, output_of(remedied)
