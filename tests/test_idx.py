@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from idx_files import idx_bytes, tiny_split, write_idx
 
-from mnist_lr_batch.idx import IdxError, decode_mnist, read_idx, read_images_and_labels
+from mnist_lr_batch.idx import DecodedFileError, IdxError, check_decoded, decode_mnist, read_idx, read_images_and_labels
 
 
 def test_reads_good_files_raw_and_gzipped(tmp_path):
@@ -149,3 +149,37 @@ def test_decode_failure_leaves_no_output(tmp_path):
     with pytest.raises(IdxError):
         decode_mnist(*paths, output)
     assert list(tmp_path.glob("*mnist.npz*")) == []
+
+
+def decoded_npz(tmp_path, **overrides):
+    """A small .npz as decode_mnist writes it (or with some arrays replaced)."""
+    train_images, train_labels = tiny_split(6, seed=1)
+    test_images, test_labels = tiny_split(3, seed=2)
+    arrays = {"x_train": train_images, "y_train": train_labels, "x_test": test_images, "y_test": test_labels}
+    path = tmp_path / "mnist.npz"
+    np.savez(path, **arrays | overrides)
+    return path
+
+
+def test_check_decoded_accepts_what_decode_writes(tmp_path):
+    check_decoded(decoded_npz(tmp_path))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one byte changed", "empty", "float images", "labels missing"])
+def test_check_decoded_names_a_damaged_npz_and_the_remedy(tmp_path, damage):
+    """What the train job reports when loading resources/mnist.npz fails (tests/faults runs it end to end)."""
+    path = decoded_npz(tmp_path, **({"x_train": tiny_split(6)[0].astype(np.float32)} if damage == "float images"
+                                    else {}))
+    content = bytearray(path.read_bytes())
+    if damage == "truncated":
+        path.write_bytes(content[: len(content) // 2])
+    elif damage == "one byte changed":
+        content[len(content) // 2] ^= 0xFF  # inside x_train's data: the zip's CRC no longer matches
+        path.write_bytes(bytes(content))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "labels missing":
+        train_images, _ = tiny_split(6, seed=1)
+        np.savez(path, x_train=train_images, x_test=train_images, y_test=np.zeros(6, np.uint8))
+    with pytest.raises(DecodedFileError, match=rf"{path} is damaged \(.*\)\. .*delete it \(rm {path}\)"):
+        check_decoded(path)

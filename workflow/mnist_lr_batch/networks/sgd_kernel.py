@@ -38,7 +38,8 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
+
+from mnist_lr_batch.networks.kernel_cache import cached_njit, compile_now, dispatchers
 
 NUMBA_VERSION = numba.__version__  # for the run files
 SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3
@@ -54,7 +55,8 @@ ZERO = np.float32(0.0)
 EPS = np.float32(np.finfo(np.float32).eps)
 
 # Compiled when this module is imported (or loaded from Numba's cache beside it),
-# so no training job's clock includes compilation.
+# so no training job's clock includes compilation (compile_now, at the end; a
+# damaged cache is flushed and compiled again, see kernel_cache).
 EPOCH_SIGNATURE = (
     "float64(float32[:, ::1], int64[::1], int64[::1], int64,"  # X, labels, order, batch_size
     " float32[:, ::1], float32[::1], float32[:, ::1], float32[::1],"  # W1, b1, W2, b2 (updated in place)
@@ -64,7 +66,7 @@ EPOCH_SIGNATURE = (
 )  # skip zero inputs
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _activate(z, kind):
     if kind == SIGMOID:
         return ONE / (ONE + np.exp(-z))
@@ -73,7 +75,7 @@ def _activate(z, kind):
     return ZERO if z < ZERO else z  # ReLU, as np.maximum(z, 0): NaN stays NaN
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _derivative(a, kind):
     """f'(z) written in terms of a = f(z), which is what backpropagation has at hand."""
     if kind == SIGMOID:
@@ -83,14 +85,14 @@ def _derivative(a, kind):
     return ONE if a > ZERO else ZERO
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _add_scaled(result, scale, row):
     """result += scale * row, lane by lane."""
     for j in range(result.size):
         result[j] += scale * row[j]
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _hidden_layer(X, rows, W1T, b1, kind, hidden, skip_zero_inputs):
     """hidden[i] = f(sum over inputs k, in order, of X[rows[i], k] W1T[k] + b1): hidden units are the lanes."""
     for i in range(rows.size):
@@ -104,7 +106,7 @@ def _hidden_layer(X, rows, W1T, b1, kind, hidden, skip_zero_inputs):
             z[j] = _activate(z[j] + b1[j], kind)
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _input_gradients(X, rows, delta1, GT, skip_zero_inputs):
     """GT[k] = sum over the mini-batch, in order, of X[rows[i], k] delta1[i]: dC/dW1, transposed."""
     GT[:] = ZERO
@@ -116,7 +118,7 @@ def _input_gradients(X, rows, delta1, GT, skip_zero_inputs):
             _add_scaled(GT[k], x[k], d)
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _weighted_row_sum(weights, matrix, m, result):
     """result = sum over i < m, in order, of weights[i] * matrix[i]: the row's entries are the lanes."""
     result[:] = ZERO
@@ -124,7 +126,7 @@ def _weighted_row_sum(weights, matrix, m, result):
         _add_scaled(result, weights[i], matrix[i])
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _sum_of_squares(p, partial):
     """sum(p**2) as PARTIAL_SUMS interleaved partial sums, then those pairwise: an order the code fixes."""
     partial[:] = ZERO
@@ -144,7 +146,7 @@ def _sum_of_squares(p, partial):
     return partial[0]
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
     """SGDOptimizer's step for one parameter array from its summed gradient g, entry by entry.
 
@@ -164,7 +166,7 @@ def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
         p[k] = w + (momentum * velocity - lr * gradient if nesterov else velocity)
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _output_and_cost(logits, label, out, output_kind, cost):
     """The output layer's activations into `out` and this sample's cost (float64)."""
     classes = logits.size
@@ -200,7 +202,7 @@ def _output_and_cost(logits, label, out, output_kind, cost):
     return sample_cost
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _output_delta(out, label, output_kind, cost):
     """dC/dz of the output layer, in place of the activations."""
     classes = out.size
@@ -238,7 +240,7 @@ def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
                               skip_zero_inputs)
 
 
-@njit(EPOCH_SIGNATURE, fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
                        learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
                        skip_zero_inputs):
@@ -305,3 +307,6 @@ def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2
     W1[:] = W1T.T
     V1[:] = V1T.T
     return total
+
+
+compile_now(compiled_sgd_epoch, EPOCH_SIGNATURE, dispatchers(globals()))
