@@ -58,11 +58,12 @@ def test_a_full_disk_under_the_tables_fails_the_aggregation_saying_so_and_leaves
     mounts.append(workdir / "results")
     for part in ("runs", "benchmarks"):  # the run files stay, with their times: only the tables are to be made
         shutil.copytree(tmp_path / "results" / part, workdir / "results" / part, copy_function=shutil.copy2)
+    shutil.copy2(tmp_path / "results" / "run_index.json", workdir / "results" / "run_index.json")
     fill(workdir / "results")
 
     failed = run_grid(workdir, check=False)
     assert jobs(failed) == {"aggregate": 1} and failed.returncode != 0
     assert f"cannot write results/runs.csv: {DISK_FULL}" in output_of(failed)
     assert_documented(request, output_of(failed))
-    assert sorted(path.name for path in (workdir / "results").iterdir()) == ["benchmarks", "filler", "runs"]
+    assert sorted(path.name for path in (workdir / "results").iterdir()) == ["benchmarks", "filler", "run_index.json", "runs"]
     assert leftovers(workdir) == []  # freeing space and rerunning, the remedy, is the run-file test's
