@@ -4,7 +4,7 @@
     python benchmarks/run.py              # ~15 min: 50,000 images, 3 epochs, 2 repeats, parallelism check
     python benchmarks/run.py --grid       # also time the whole default grid (snakemake --cores 2)
     python benchmarks/run.py --summarise-grid benchmarks/out/grid   # where a finished grid's time went
-    python benchmarks/run.py --compare-grids BEFORE AFTER   # two grids' accuracies against seed noise
+    python benchmarks/run.py --compare-grids BEFORE AFTER   # two grids: runs bit-identical, the rest against seed noise
     python benchmarks/run.py --skip-ratios --naive-grid   # ~7 min: the grid's time with the naive baselines
     python benchmarks/run.py --skip-ratios --products-floor   # ~1 min: the grid's training as matrix products only
     python benchmarks/run.py --skip-ratios --startup   # ~3 min: a training job's time outside train_seconds
@@ -417,8 +417,25 @@ def compare_grids(before: Path, after: Path, replicates: Path = REPO / "docs" / 
             "diverged_before_after": [int(group["diverged_before"].notna().sum()),
                                       int(group["diverged_after"].notna().sum())],
         }
+    bits = bit_identical_runs(before, after)
+    for network, count in bits.items():
+        networks.setdefault(network, {})["bit_identical_curves"] = count
     largest = merged.reindex(merged["in_seed_sds"].sort_values(ascending=False).index).head(5)
     return {"networks": networks, "largest_relative_to_seed_sd": largest.to_dict("records")}
+
+
+def bit_identical_runs(before: Path, after: Path) -> dict:
+    """Per network, the runs whose every epoch's accuracies and loss are the same bits in both grids."""
+    import pandas as pd
+
+    from mnist_lr_batch import verify
+
+    tables = [workdir / "results" / "epochs.csv" for workdir in (before, after)]
+    if not all(table.is_file() for table in tables):
+        return {}
+    verdicts = verify.compare_epochs(*(pd.read_csv(table) for table in tables))
+    counts = verify.counts(verdicts)
+    return {network: f"{row.identical} of {row.reference_runs}" for network, row in counts.iterrows()}
 
 
 OPTIONAL_PARTS = {  # the --flag (as an args attribute) and what it runs

@@ -15,12 +15,16 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
+from mnist_lr_batch import isa
 
-from mnist_lr_batch.data import load_split
-from mnist_lr_batch.grid import Cell, variant_tag
-from mnist_lr_batch.networks import custom, sgd_kernel, sklearn_mlp
-from mnist_lr_batch.training import train_and_evaluate
+isa.use_avx2_blas()  # as the training job does, before NumPy loads OpenBLAS
+
+import numpy as np  # noqa: E402
+
+from mnist_lr_batch.data import load_split  # noqa: E402
+from mnist_lr_batch.grid import Cell, variant_tag  # noqa: E402
+from mnist_lr_batch.networks import custom, sgd_kernel, sklearn_mlp  # noqa: E402
+from mnist_lr_batch.training import train_and_evaluate  # noqa: E402
 
 # Every output and cost the custom network offers, and scikit-learn's; both batch sizes the issue names.
 CUSTOM_VARIANTS = [{}, {"output": "softmax", "cost": "crossentropy"}, {"output": "sigmoid", "cost": "crossentropy"}]

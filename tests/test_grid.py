@@ -175,3 +175,27 @@ def test_compare_grids_measures_each_change_in_seed_standard_deviations(tmp_path
     assert (sklearn["within_one_seed_sd"], sklearn["within_two_seed_sds"]) == (0, 1)  # 0.03 is 1.5 sds of 0.02
     assert sklearn["diverged_before_after"] == [0, 1]
     assert comparison["largest_relative_to_seed_sd"][0]["network"] == "sklearn"
+    assert "bit_identical_curves" not in custom  # no epochs.csv, no claim
+
+
+def test_compare_grids_counts_the_runs_whose_curves_are_the_same_bits(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    benchmark_run = load_benchmark_script()
+    runs = ["custom/a", "custom/b", "keras/c"]
+    for name in ("before", "after"):
+        (tmp_path / name / "results").mkdir(parents=True)
+        pd.DataFrame([dict(network=run.split("/")[0], activation="relu", learning_rate=1.0, batch_size=10, seed=0,
+                           best_val_accuracy=0.9, diverged=None, run_file=f"results/runs/{run}.json")
+                      for run in runs]).to_csv(tmp_path / name / "results" / "runs.csv", index=False)
+        losses = [0.5, 0.25, 0.125] if name == "before" else [0.5, float(np.nextafter(0.25, 1.0)), 0.125]
+        pd.DataFrame([dict(network=run.split("/")[0], run_file=f"results/runs/{run}.json", epoch=1,
+                           val_accuracy=0.9, test_accuracy=0.9, train_loss=loss, epoch_seconds=1.0)
+                      for run, loss in zip(runs, losses)]).to_csv(tmp_path / name / "results" / "epochs.csv",
+                                                                  index=False)
+    pd.DataFrame([dict(network=network, activation="relu", learning_rate=1.0, batch_size=10, best_val_accuracy_sd=0.01)
+                  for network in ("custom", "keras")]).to_csv(tmp_path / "summary.csv", index=False)
+    comparison = benchmark_run.compare_grids(tmp_path / "before", tmp_path / "after", tmp_path / "summary.csv")
+    assert comparison["networks"]["custom"]["bit_identical_curves"] == "1 of 2"
+    assert comparison["networks"]["keras"]["bit_identical_curves"] == "1 of 1"

@@ -61,3 +61,31 @@ def test_the_runs_are_not_alike(builds):
     runs = builds["host"]["runs"].values()
     assert len({run["weights_sha256"] for run in runs}) == len(runs)
     assert sum(max(run["val_accuracy"]) > 0.5 for run in runs) >= 12
+
+
+@pytest.mark.parametrize("flags, preset, expected", [
+    ({"avx2", "fma", "avx512f"}, None, "Haswell"),  # an AVX-512 CPU runs the AVX2 kernels too
+    ({"avx2", "fma"}, None, "Haswell"),
+    ({"avx", "sse4_2"}, None, None),  # an older CPU keeps OpenBLAS's own choice
+    ({"avx2", "fma"}, "SkylakeX", "SkylakeX"),  # the user's choice stands
+])
+def test_openblas_runs_its_avx2_kernels_on_every_avx2_cpu(monkeypatch, flags, preset, expected):
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    if preset:
+        monkeypatch.setenv("OPENBLAS_CORETYPE", preset)
+    isa.use_avx2_blas(flags)
+    assert os.environ.get("OPENBLAS_CORETYPE") == expected
+
+
+def test_a_training_process_loads_openblas_with_its_haswell_kernels():
+    """The variable takes effect only before NumPy loads OpenBLAS: check in a fresh process, as a job is."""
+    if not {"avx2", "fma"} <= isa.cpu_flags():
+        pytest.skip("this CPU has no AVX2+FMA")
+    script = ("from mnist_lr_batch import isa; isa.use_avx2_blas(); import numpy, threadpoolctl; "
+              "print([pool['architecture'] for pool in threadpoolctl.threadpool_info() "
+              "if pool['internal_api'] == 'openblas'])")
+    environment = {key: value for key, value in os.environ.items() if key != "OPENBLAS_CORETYPE"}
+    environment["PYTHONPATH"] = str(REPO / "workflow")
+    printed = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                             check=True).stdout
+    assert printed.strip() == "['Haswell']"

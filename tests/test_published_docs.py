@@ -33,10 +33,17 @@ def test_publish_copies_a_finished_run(tmp_path):
     results = tmp_path / "results"
     (results / "figures").mkdir(parents=True)
     (results / "runs.csv").write_text((PUBLISHED[0] / "runs.csv").read_text())
+    epochs = pd.DataFrame({"network": "custom", "run_file": "results/runs/custom/a.json", "epoch": [1, 2],
+                           "val_accuracy": [0.5, 0.25], "test_accuracy": [0.5, 0.75], "train_loss": [1e-7, 3.0],
+                           "epoch_seconds": [0.1, 0.2], "batch_size": 10})
+    epochs.to_csv(results / "epochs.csv", index=False)
     (results / "figures" / "figure.png").write_bytes(b"png")
     assert publish.main(["--results", str(results), "--docs", str(tmp_path / "docs")]) == 0
     assert (tmp_path / "docs" / "figures" / "figure.png").read_bytes() == b"png"
-    assert {path.name for path in (tmp_path / "docs").iterdir()} == {"runs.csv", "figures", *GENERATED}
+    assert {path.name for path in (tmp_path / "docs").iterdir()} == {"runs.csv", "epochs.csv", "figures", *GENERATED}
+    published = pd.read_csv(tmp_path / "docs" / "epochs.csv")  # the curves without the clock, to verify against
+    assert list(published.columns) == ["network", "run_file", "epoch", "val_accuracy", "test_accuracy", "train_loss"]
+    assert published.equals(epochs[published.columns])
     with pytest.raises(SystemExit):
         publish.main(["--results", str(tmp_path / "missing"), "--docs", str(tmp_path / "docs")])
 

@@ -19,8 +19,30 @@ HASWELL_FEATURES = frozenset({
     "popcnt", "avx", "pclmul", "xsave", "xsaveopt", "fsgsbase", "rdrnd", "f16c", "avx2", "bmi", "bmi2", "fma",
     "invpcid", "lzcnt", "movbe",
 })
-# Caps that keep oneDNN and OpenBLAS on AVX2 code (recorded in run files when set).
+# Caps that keep oneDNN and OpenBLAS on AVX2 code (recorded in run files when set;
+# the training job sets OPENBLAS_CORETYPE itself, see use_avx2_blas).
 LIBRARY_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "OPENBLAS_CORETYPE")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags as the kernel lists them (empty where there is no /proc/cpuinfo)."""
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.partition(":")[2].split())
+    return set()
+
+
+def use_avx2_blas(flags: set[str] | None = None) -> None:
+    """On an AVX2+FMA CPU, make OpenBLAS run its Haswell kernels, unless OPENBLAS_CORETYPE is set already.
+
+    Its AVX-512 kernels block the products differently, so the evaluation's matrix products
+    (x @ w1.T) would differ in the last bits between an AVX-512 and an AVX2 machine. Must run
+    before NumPy is imported; an older CPU keeps OpenBLAS's own choice.
+    """
+    flags = cpu_flags() if flags is None else flags
+    if {"avx2", "fma"} <= flags:
+        os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
 
 def host_features() -> list[str]:
@@ -40,8 +62,9 @@ def haswell_features() -> str:
 
 
 def haswell_build() -> dict[str, str]:
-    """Environment variables that make Numba compile for a Haswell CPU (use a cache directory of its own)."""
-    return {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": haswell_features()}
+    """Environment variables that make Numba compile for a Haswell CPU (use a cache directory of its own),
+    and OpenBLAS use the kernels it picks on one."""
+    return {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": haswell_features(), "OPENBLAS_CORETYPE": "Haswell"}
 
 
 def cpu_model() -> str:

@@ -2,7 +2,8 @@
 
     python -m mnist_lr_batch.publish --results results --docs docs/full_run
 
-Copies runs.csv and the figures (PNG) as they are, and regenerates summary.csv, the comparison with the
+Copies runs.csv and the figures (PNG) as they are, and epochs.csv without its clock column (what
+`python -m mnist_lr_batch.verify` checks a rerun against, bit for bit), and regenerates summary.csv, the comparison with the
 paper and the claims scorecard from runs.csv with the code of this checkout. Run it again after editing
 the analysis code: the committed verdicts then describe the code that ships (a test checks they do).
 """
@@ -17,7 +18,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from mnist_lr_batch import claims, compare
+from mnist_lr_batch import claims, compare, verify
 from mnist_lr_batch.aggregate import summary_table, write_csv
 from mnist_lr_batch.atomic import atomic_open
 
@@ -40,6 +41,8 @@ def write_verdicts(runs: pd.DataFrame, docs: Path, reported: pd.DataFrame) -> No
 def publish(results: Path, docs: Path, reported: Path = REPORTED) -> None:
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(results / "runs.csv", docs / "runs.csv")
+    epochs = pd.read_csv(results / "epochs.csv")
+    write_csv(epochs[["network", *verify.KEYS, *verify.COMPARED]], docs / "epochs.csv")
     figures = sorted((results / "figures").glob("*.png"))
     if figures:
         (docs / "figures").mkdir(exist_ok=True)
