@@ -34,14 +34,18 @@ def mnist_mirror() -> Path:
     return path
 
 
+def snakemake_command(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> list[str]:
+    """The command line that runs the real `snakemake` on this repository's Snakefile (or a copy's) in `workdir`."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir), *args]
+
+
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900,
-                  snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
-    """Run the real `snakemake` on this repository's Snakefile (or a copy's) in `workdir`."""
-    command = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
-        "--directory", str(workdir), *args,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+                  snakefile: Path = REPO / "Snakefile", **popen) -> subprocess.CompletedProcess:
+    """Run the real `snakemake` on this repository's Snakefile (or a copy's) in `workdir`.
+
+    Extra keyword arguments (env=..., user=...) go to subprocess.run."""
+    command = snakemake_command(workdir, *args, snakefile=snakefile)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **popen)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -52,6 +56,14 @@ def run_python(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     paths = os.pathsep.join([str(REPO / "workflow"), str(REPO / "tests")])
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
                           env=os.environ | {"PYTHONPATH": paths})
+
+
+def copy_workflow(destination: Path) -> Path:
+    """A copy of this repository's workflow (code, configs, profiles; no results, data, tests or caches)."""
+    ignore = shutil.ignore_patterns(".git", "results", "resources", "logs", ".snakemake", "out", "__pycache__",
+                                    "tests", "*.pyc")
+    shutil.copytree(REPO, destination, ignore=ignore)
+    return destination
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from idx_files import idx_bytes, tiny_split, write_idx
 
-from mnist_lr_batch.idx import IdxError, decode_mnist, read_idx, read_images_and_labels
+from mnist_lr_batch.idx import DecodedFileError, IdxError, check_decoded, decode_mnist, read_idx, read_images_and_labels
 
 
 def test_reads_good_files_raw_and_gzipped(tmp_path):
@@ -21,11 +21,26 @@ def test_reads_good_files_raw_and_gzipped(tmp_path):
     assert got_images.dtype == np.uint8 and got_labels.dtype == np.uint8
 
 
-def test_reads_multibyte_big_endian_types(tmp_path):
-    values = np.array([[1, -2], [300, 70000]], dtype=np.int32)
-    path = tmp_path / "ints"
-    path.write_bytes(idx_bytes(values, type_code=0x0C))
-    np.testing.assert_array_equal(read_idx(path), values)
+# Every IDX type code, with values whose bytes are not palindromes: a type read in the wrong
+# byte order gives other numbers.
+IDX_TYPES = [
+    (0x08, np.uint8, [[0, 255], [7, 128]]),
+    (0x09, np.int8, [[1, -2], [127, -128]]),
+    (0x0B, np.int16, [[1, -2], [300, -30000]]),
+    (0x0C, np.int32, [[1, -2], [300, 70000]]),
+    (0x0D, np.float32, [[1.5, -2.25], [3e-5, 7e10]]),
+    (0x0E, np.float64, [[1.5, -2.25], [3e-300, 7e100]]),
+]
+
+
+@pytest.mark.parametrize("type_code, dtype, values", IDX_TYPES, ids=[f"0x{code:02x}" for code, _, _ in IDX_TYPES])
+def test_reads_every_type_big_endian_into_native_order(tmp_path, type_code, dtype, values):
+    values = np.array(values, dtype=dtype)
+    path = tmp_path / "array"
+    path.write_bytes(idx_bytes(values, type_code=type_code))
+    got = read_idx(path)
+    assert got.dtype == np.dtype(dtype) and got.dtype.isnative
+    np.testing.assert_array_equal(got, values)
 
 
 def test_wrong_magic_number_names_the_file(tmp_path):
@@ -134,3 +149,37 @@ def test_decode_failure_leaves_no_output(tmp_path):
     with pytest.raises(IdxError):
         decode_mnist(*paths, output)
     assert list(tmp_path.glob("*mnist.npz*")) == []
+
+
+def decoded_npz(tmp_path, **overrides):
+    """A small .npz as decode_mnist writes it (or with some arrays replaced)."""
+    train_images, train_labels = tiny_split(6, seed=1)
+    test_images, test_labels = tiny_split(3, seed=2)
+    arrays = {"x_train": train_images, "y_train": train_labels, "x_test": test_images, "y_test": test_labels}
+    path = tmp_path / "mnist.npz"
+    np.savez(path, **arrays | overrides)
+    return path
+
+
+def test_check_decoded_accepts_what_decode_writes(tmp_path):
+    check_decoded(decoded_npz(tmp_path))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one byte changed", "empty", "float images", "labels missing"])
+def test_check_decoded_names_a_damaged_npz_and_the_remedy(tmp_path, damage):
+    """What the train job reports when loading resources/mnist.npz fails (tests/faults runs it end to end)."""
+    path = decoded_npz(tmp_path, **({"x_train": tiny_split(6)[0].astype(np.float32)} if damage == "float images"
+                                    else {}))
+    content = bytearray(path.read_bytes())
+    if damage == "truncated":
+        path.write_bytes(content[: len(content) // 2])
+    elif damage == "one byte changed":
+        content[len(content) // 2] ^= 0xFF  # inside x_train's data: the zip's CRC no longer matches
+        path.write_bytes(bytes(content))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "labels missing":
+        train_images, _ = tiny_split(6, seed=1)
+        np.savez(path, x_train=train_images, x_test=train_images, y_test=np.zeros(6, np.uint8))
+    with pytest.raises(DecodedFileError, match=rf"{path} is damaged \(.*\)\. .*delete it \(rm {path}\)"):
+        check_decoded(path)

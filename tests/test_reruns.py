@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from conftest import copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -30,13 +30,6 @@ TINY = {
     "subset": {"train": 300, "test": 100},
     "experiments": {"learning_rate": {"learning_rates": [0.1], "batch_sizes": [50]}},
 }
-
-
-def copy_workflow(destination: Path) -> Path:
-    ignore = shutil.ignore_patterns(".git", "results", "resources", "logs", ".snakemake", "out", "__pycache__",
-                                    "tests", "*.pyc")
-    shutil.copytree(REPO, destination, ignore=ignore)
-    return destination
 
 
 @pytest.fixture(scope="module")

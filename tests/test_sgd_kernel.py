@@ -89,3 +89,29 @@ def test_an_order_shorter_than_the_data_trains_only_the_rows_it_names():
     assert results[0][0] == results[1][0]
     for got, expected in zip(results[0][1], results[1][1]):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("hidden, output, cost, momentum, alpha", [
+    (kernel.SIGMOID, kernel.SIGMOID, kernel.QUADRATIC, 0.0, 0.0),  # network.py
+    (kernel.TANH, kernel.SOFTMAX, kernel.CROSS_ENTROPY, 0.0, 0.0),
+    (kernel.RELU, kernel.SOFTMAX, kernel.LOG_LOSS, 0.9, 1e-4),  # scikit-learn
+])
+@pytest.mark.parametrize("batch_size", [10, 7])
+def test_skipping_zero_inputs_changes_no_bit(hidden, output, cost, momentum, alpha, batch_size):
+    """Sparse input as MNIST's (80% exact zeros): the sum that skips them gives the dense sum's bits."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (200, 50)).astype(np.float32)
+    x[rng.uniform(size=x.shape) < 0.8] = 0
+    labels, order = rng.integers(0, 10, 200), rng.permutation(200)
+    results = []
+    for skip in (True, False):
+        parameters = [rng_array((8, 50), 1), np.zeros(8, np.float32), rng_array((10, 8), 2), np.zeros(10, np.float32)]
+        velocities = [np.zeros_like(p) for p in parameters]
+        total = kernel.sgd_epoch(x, labels, order, batch_size, *parameters, *velocities, 0.5, momentum, True, alpha,
+                                 hidden, output, cost, True, skip_zero_inputs=skip)
+        results.append((total, [p.tobytes() for p in parameters + velocities]))
+    assert results[0] == results[1]
+
+
+def rng_array(shape, seed):
+    return np.random.default_rng(seed).uniform(-0.5, 0.5, shape).astype(np.float32)

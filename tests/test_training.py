@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +16,19 @@ from synthetic import synthetic_split
 from mnist_lr_batch import fast_start, train
 from mnist_lr_batch.grid import Cell
 from mnist_lr_batch.training import train_and_evaluate, write_run
+
+
+@pytest.fixture(autouse=True)
+def job_settings_undone(monkeypatch):
+    """`train.main` run in this process hides a network's unused imports (SciPy, for a custom job) and pins
+    the thread pools, as a job does: undo both after each test, or later tests that import scikit-learn
+    in the same pytest process would skip."""
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    for variable in train.THREAD_VARIABLES:  # kept as they are, and restored after the test
+        if variable in os.environ:
+            monkeypatch.setenv(variable, os.environ[variable])
+        else:
+            monkeypatch.delenv(variable, raising=False)
 
 
 class ScriptedTrainer:
@@ -36,6 +52,36 @@ def scripted_run(losses, accuracies, epochs):
     split = synthetic_split()
     cell = Cell("custom", "relu", 1.0, 10, seed=0, epochs=epochs, hidden_units=8)
     return train_and_evaluate(cell, split, lambda c, s: ScriptedTrainer(losses, accuracies, split))
+
+
+class HeldoutScriptedTrainer(ScriptedTrainer):
+    """Scripted accuracies on the held-out set, and other scripted accuracies on the test set."""
+
+    def __init__(self, losses, val_accuracies, test_accuracies, split):
+        super().__init__(losses, val_accuracies, split)
+        self.test_accuracies = list(test_accuracies)
+
+    def predict(self, x):
+        heldout = x is self.split.x_val
+        script, labels = (self.accuracies, self.split.y_val) if heldout else (self.test_accuracies, self.split.y_test)
+        correct = int(round(script[self.epoch - 1] * len(x)))
+        labels = labels.copy()
+        labels[correct:] = (labels[correct:] + 1) % 10
+        return labels
+
+
+def test_the_test_accuracy_is_read_at_the_epoch_the_heldout_set_chose():
+    """Neither the last epoch's test accuracy nor the best one: the one at the held-out set's best epoch."""
+    paper_split = synthetic_split()
+    split = dataclasses.replace(paper_split, x_val=paper_split.x_train[:100], y_val=paper_split.y_train[:100],
+                                validation_set="heldout")
+    cell = Cell("custom", "relu", 1.0, 10, seed=0, epochs=4, hidden_units=8, protocol="heldout")
+    trainer = HeldoutScriptedTrainer([1.0, 0.8, 0.7, 0.6], [0.5, 0.9, 0.8, 0.7], [0.55, 0.85, 0.95, 0.75], split)
+    result = train_and_evaluate(cell, split, lambda c, s: trainer)
+    assert result["val_accuracy"] == pytest.approx([0.5, 0.9, 0.8, 0.7])
+    assert result["test_accuracy"] == pytest.approx([0.55, 0.85, 0.95, 0.75])
+    assert result["best_epoch"] == 2 and result["best_val_accuracy"] == pytest.approx(0.9)
+    assert result["test_accuracy_at_best"] == pytest.approx(0.85)
 
 
 def test_best_epoch_is_one_based_and_earliest_on_ties():
@@ -86,6 +132,9 @@ def test_entry_point_reads_the_cell_from_the_output_path(tmp_path):
         "custom", "tanh", 0.5, 25)
     assert (result["train_size"], result["test_size"], result["hidden_units"], result["epochs_run"]) == (200, 50, 12, 2)
     assert result["versions"]["numpy"] == np.__version__ and result["threads"] == 1
+    # provenance: the CPU, what the compiled kernels were built for, the ISA caps in force
+    assert result["cpu"] and result["kernel_target"]["vector_isa"] in {"avx512", "avx2", "sse"}
+    assert result["kernel_target"]["cpu_name"] and isinstance(result["isa_caps"], dict)
     expected_keys = {"val_accuracy", "train_loss", "epoch_seconds", "best_epoch", "best_val_accuracy",
                      "final_val_accuracy", "train_seconds", "diverged", "seed", "epochs"}
     assert expected_keys <= set(result)

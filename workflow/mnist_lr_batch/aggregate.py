@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mnist_lr_batch.atomic import atomic_open
+from mnist_lr_batch.atomic import DiskFullError, atomic_open
 from mnist_lr_batch.intervals import confidence_interval
 
 log = logging.getLogger("mnist_lr_batch.aggregate")
@@ -27,7 +27,7 @@ CELL_COLUMNS = [
 ]
 RUN_COLUMNS = ["experiment", *CELL_COLUMNS, "seed", "validation_set", "best_epoch", "best_val_accuracy",
                "test_accuracy_at_best", "final_val_accuracy", "epochs_run", "train_seconds", "diverged", "threads",
-               "run_file"]
+               "cpu", "run_file"]  # cpu: the model the run trained on (run files before it have none)
 PER_EPOCH = ["val_accuracy", "test_accuracy", "train_loss", "epoch_seconds"]
 SUMMARY_METRICS = ["best_val_accuracy", "test_accuracy_at_best", "train_seconds"]
 REQUIRED = {
@@ -43,27 +43,35 @@ REQUIRED = {
 class RunFileError(ValueError):
     """A run file that is missing or malformed; the message names it."""
 
+    def __init__(self, path: str | Path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+    def remedy(self) -> str:
+        return (f"to train that run again, delete it (rm {self.path}) and run snakemake again, "
+                f"or run snakemake with --forcerun {self.path}")
+
 
 def read_run(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         result = json.loads(path.read_text())
     except FileNotFoundError:
-        raise RunFileError(f"{path}: run file is missing") from None
+        raise RunFileError(path, "run file is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunFileError(f"{path}: not valid JSON ({error})") from None
+        raise RunFileError(path, f"not valid JSON ({error})") from None
     if not isinstance(result, dict):
-        raise RunFileError(f"{path}: expected a JSON object, got {type(result).__name__}")
+        raise RunFileError(path, f"expected a JSON object, got {type(result).__name__}")
     for key, types in REQUIRED.items():
         if key not in result:
-            raise RunFileError(f"{path}: missing field {key!r}")
+            raise RunFileError(path, f"missing field {key!r}")
         if not isinstance(result[key], types) or isinstance(result[key], bool):
-            raise RunFileError(f"{path}: field {key!r} has the wrong type ({type(result[key]).__name__})")
+            raise RunFileError(path, f"field {key!r} has the wrong type ({type(result[key]).__name__})")
     lengths = {key: len(result[key]) for key in PER_EPOCH}
     if set(lengths.values()) != {result["epochs_run"]}:
-        raise RunFileError(f"{path}: per-epoch lists disagree with epochs_run={result['epochs_run']}: {lengths}")
+        raise RunFileError(path, f"per-epoch lists disagree with epochs_run={result['epochs_run']}: {lengths}")
     if not 1 <= result["best_epoch"] <= result["epochs_run"]:
-        raise RunFileError(f"{path}: best_epoch {result['best_epoch']} outside 1-{result['epochs_run']}")
+        raise RunFileError(path, f"best_epoch {result['best_epoch']} outside 1-{result['epochs_run']}")
     return result
 
 
@@ -134,12 +142,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = {path: read_run(path) for path in dict.fromkeys(p for paths in experiments.values() for p in paths)}
     except RunFileError as error:
-        log.error("%s", error)
+        log.error("%s; %s", error, error.remedy())
         return 1
     runs = runs_table(experiments, results)
-    write_csv(runs, args.runs)
-    write_csv(epochs_table(results), args.epochs)
-    write_csv(summary_table(runs), args.summary)
+    try:
+        write_csv(runs, args.runs)
+        write_csv(epochs_table(results), args.epochs)
+        write_csv(summary_table(runs), args.summary)
+    except DiskFullError as error:
+        log.error("%s", error)
+        return 1
     log.info("aggregated %d runs (%d rows) from %d experiments", len(results), len(runs), len(experiments))
     return 0
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+# What a full disk or an exhausted quota raises, on a local disk or a cluster's file system.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(OSError):
+    """A write failed because the disk (or the user's quota) is full; the message names the file."""
 
 
 @contextlib.contextmanager
@@ -15,21 +23,30 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file lives in the destination's directory so the final
     `os.replace` is a same-filesystem rename. On any exception the temporary
-    file is removed and `destination` is left untouched.
+    file is removed and `destination` is left untouched. A full disk or quota
+    becomes a `DiskFullError` that says so and names `destination`.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
-    os.close(handle)
-    temporary = Path(temporary)
-    os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 is too private for results
+    temporary = None
     try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
+        os.close(handle)
+        temporary = Path(name)
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 is too private for results
         yield temporary
         os.replace(temporary, destination)
+    except OSError as error:
+        if error.errno not in DISK_FULL or isinstance(error, DiskFullError):
+            raise
+        raise DiskFullError(
+            error.errno,
+            f"cannot write {destination}: the disk is full ({error.strerror}); nothing was written to it. "
+            f"Free space on the file system of {destination.parent.resolve()} (or raise your quota), then rerun",
+        ) from error
     finally:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

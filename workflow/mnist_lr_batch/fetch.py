@@ -2,7 +2,8 @@
 
 A mirror is an http(s) URL prefix, a ``file://`` URL or a local directory. Each
 mirror may hold a file gzip-compressed (``NAME.gz``) or raw (``NAME``); both are
-tried, in that order. A file is accepted only when the MD5 of its decompressed
+tried, in that order (a mirror that does not answer within the timeout is not
+asked for its raw copy too). A file is accepted only when the MD5 of its decompressed
 content equals the canonical value, and it is stored decompressed (so
 ``md5sum -c`` works on it) with an atomic rename: an interrupted fetch never
 leaves a file that looks complete. When no mirror yields a verified file, one
@@ -29,7 +30,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from mnist_lr_batch.atomic import atomic_path
+from mnist_lr_batch.atomic import DiskFullError, atomic_path
 
 # MD5 of the decompressed canonical files (the values LeCun's site and every
 # mirror publish for the uncompressed IDX files).
@@ -58,6 +59,10 @@ class TransientProblem(SourceProblem):
     """A failure worth retrying (timeout, dropped connection, HTTP 5xx)."""
 
 
+class NoAnswer(TransientProblem):
+    """The mirror did not answer within the timeout: its other candidates are skipped, not waited for too."""
+
+
 def fetch_verified(
     name: str,
     destination: str | Path,
@@ -73,8 +78,12 @@ def fetch_verified(
         raise FetchError(f"no mirrors configured for {name}")
     failures = []
     for mirror in mirrors:
+        silent = None  # the candidate this mirror did not answer for
         for candidate in (f"{name}.gz", name):
             location = join_location(mirror, candidate)
+            if silent is not None:
+                failures.append(f"  - {location}: skipped (the mirror did not answer for {silent})")
+                continue
             try:
                 with atomic_path(destination) as temporary:
                     with retrieve(location, temporary.parent, timeout, retries) as local_copy:
@@ -84,6 +93,8 @@ def fetch_verified(
             except SourceProblem as problem:
                 log.warning("%s: %s", location, problem)
                 failures.append(f"  - {location}: {problem}")
+                if isinstance(problem, NoAnswer):
+                    silent = candidate
     raise FetchError(
         f"could not fetch a verified copy of {name} "
         f"(expected MD5 of the decompressed file: {expected}). Tried, in order:\n"
@@ -134,7 +145,7 @@ def download_with_retries(url: str, destination: Path, timeout: float, retries: 
             return
         except TransientProblem as problem:
             if attempt == retries:
-                raise TransientProblem(f"{problem} (gave up after {attempt + 1} attempts)") from None
+                raise type(problem)(f"{problem} (gave up after {attempt + 1} attempts)") from None
             delay = RETRY_BACKOFF_SECONDS * 2**attempt
             log.info("%s: %s; retrying in %.1f s", url, problem, delay)
             time.sleep(delay)
@@ -156,10 +167,10 @@ def download_once(url: str, destination: Path, timeout: float) -> None:
         if isinstance(error.reason, socket.gaierror):
             raise SourceProblem(f"unreachable (host lookup failed: {error.reason})") from None
         if isinstance(error.reason, TimeoutError):
-            raise TransientProblem(f"timed out after {timeout:g} s") from None
+            raise NoAnswer(f"timed out after {timeout:g} s") from None
         raise TransientProblem(f"unreachable ({error.reason})") from None
     except TimeoutError:
-        raise TransientProblem(f"timed out after {timeout:g} s") from None
+        raise NoAnswer(f"timed out after {timeout:g} s") from None
     except (http.client.IncompleteRead, ConnectionError, http.client.HTTPException) as error:
         raise TransientProblem(f"download interrupted ({type(error).__name__}: {error})") from None
     if declared is not None and received != int(declared):
@@ -202,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         fetch_verified(args.name, args.output, args.mirror, timeout=args.timeout, retries=args.retries)
-    except FetchError as error:
+    except (FetchError, DiskFullError) as error:
         log.error("%s", error)
         return 1
     return 0

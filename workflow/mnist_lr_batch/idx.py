@@ -13,6 +13,7 @@ import gzip
 import logging
 import struct
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Sequence
@@ -39,6 +40,13 @@ log = logging.getLogger("mnist_lr_batch.idx")
 
 class IdxError(ValueError):
     """A malformed IDX file; the message names the file and the problem."""
+
+
+class DecodedFileError(ValueError):
+    """The decoded .npz is unreadable or not what decode_mnist writes; the message names it and the remedy."""
+
+
+DECODED_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def read_bytes(path: Path) -> bytes:
@@ -108,6 +116,34 @@ def decode_mnist(
     with atomic_open(output, "wb") as handle:
         np.savez(handle, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     log.info("wrote %s: %d training and %d test images", output, len(x_train), len(x_test))
+
+
+def check_decoded(path: str | Path) -> None:
+    """Raise `DecodedFileError` if the .npz at `path` is damaged: unreadable, or not uint8 images and labels.
+
+    Reads the whole file, so a training job calls it only once loading the file has failed,
+    to tell a damaged file (and its remedy) from any other error. The workflow never
+    re-decodes the file by itself (it is `ancient`, so that re-decoding does not retrain
+    every cell), hence the remedy in the message.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = [data[key] for key in DECODED_ARRAYS]
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise DecodedFileError(damaged(path, f"unreadable: {type(error).__name__}: {error}")) from None
+    for images, labels in (arrays[:2], arrays[2:]):
+        if (images.shape[1:] != IMAGE_SHAPE or labels.shape != images.shape[:1]
+                or images.dtype != np.uint8 or labels.dtype != np.uint8):
+            raise DecodedFileError(damaged(path, f"arrays of {images.dtype} {images.shape} and {labels.dtype} "
+                                                 f"{labels.shape}, not uint8 (count, 28, 28) images and labels"))
+
+
+def damaged(path: str | Path, problem: str) -> str:
+    return (f"{path} is damaged ({problem}). It is only a decoding of the verified IDX files in "
+            f"resources/mnist/: delete it (rm {path}) and run snakemake again, which decodes it anew "
+            f"(and refetches any IDX file that is missing)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

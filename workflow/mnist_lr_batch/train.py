@@ -5,7 +5,9 @@
 
 The run's parameters come from the output path itself (see grid.RUN_PATTERN),
 so the file's name and its content cannot disagree. Progress goes to stderr
-(the rule's log), one line per epoch.
+(the rule's log), one line per epoch. A damaged input or a full disk ends the
+job with one line saying so and what to do; SIGTERM (what SLURM sends at a time
+limit) ends it without a run file, its temporary file removed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -45,12 +48,42 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds the job (so no half-written file stays behind), then it exits 143."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    cell, network, split = load(args)
-    result = train(cell, network, split, args.threads)
-    write(result, args.output, split.validation_set)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        cell, network, split = load(args)
+        result = train(cell, network, split, args.threads)
+        write(result, args.output, split.validation_set)
+    except Terminated:
+        logging.error("terminated by SIGTERM (a cluster's time limit, scancel or a shutdown) before %s was "
+                      "finished: no run file is kept; run snakemake again to redo this run", args.output)
+        return 128 + signal.SIGTERM
+    except Exception as error:
+        if not explained(error):
+            raise
+        logging.error("%s", error)
+        return 1
     return 0
+
+
+def explained(error: Exception) -> bool:
+    """An error whose message says what happened and what to do: one line in the log, no traceback."""
+    from mnist_lr_batch.atomic import DiskFullError
+    from mnist_lr_batch.idx import DecodedFileError
+
+    kernel_cache = sys.modules.get("mnist_lr_batch.networks.kernel_cache")  # loaded with Numba, if at all
+    if kernel_cache is not None and isinstance(error, kernel_cache.KernelCacheUnavailable):
+        return True
+    return isinstance(error, (DiskFullError, DecodedFileError))
 
 
 def load(args: argparse.Namespace):
@@ -70,7 +103,13 @@ def load(args: argparse.Namespace):
         fast_start.hide_unused_imports(cell.network)
         network = network_module(cell.network)
         network.configure(args.threads)
-        split = load_split(args.mnist, cell, dtype=network.DTYPE)
+        try:
+            split = load_split(args.mnist, cell, dtype=network.DTYPE)
+        except Exception:
+            from mnist_lr_batch.idx import check_decoded
+
+            check_decoded(args.mnist)  # a damaged file is DecodedFileError, naming it and the remedy
+            raise
     logging.info("training %s on %d images, validating on %d (%s)", args.output, len(split.y_train),
                  len(split.y_val), split.validation_set)
     return cell, network, split
@@ -78,10 +117,13 @@ def load(args: argparse.Namespace):
 
 def train(cell, network, split, threads: int) -> dict:
     """The run's record: per-epoch accuracy and loss, its best epoch and time, and the versions used."""
+    from mnist_lr_batch import isa
     from mnist_lr_batch.training import environment, train_and_evaluate
 
     result = train_and_evaluate(cell, split, network.build)
-    result.update(environment(threads, network.library_versions()))
+    versions = network.library_versions()
+    result.update(environment(threads, versions))
+    result.update(isa.provenance(compiled_kernels="numba" in versions))
     return result
 
 

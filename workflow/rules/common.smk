@@ -180,7 +180,8 @@ def source_file(relative):
 # input, so editing a network's module reruns exactly that network's jobs
 # (Snakemake's own code trigger sees only the shell command, not the modules it
 # imports). Naming code (grid.py) and plumbing (atomic.py, train.py,
-# fast_start.py) are left out: editing them cannot change a result.
+# fast_start.py, idx.py's check of a damaged npz, networks/kernel_cache.py) are
+# left out: editing them cannot change a result.
 SHARED_TRAINING_CODE = ["training.py", "data.py", "initial_weights.py"]
 
 

@@ -3,7 +3,7 @@
 Driven from Python, a batch-size-10 step of these 784-30-10 networks is 30-40 NumPy
 calls and BLAS products too small for BLAS (it spends more time packing the operands
 than multiplying them), 100-200 µs in all; 6,000 steps make an epoch. Compiled as
-one loop, a step is 45-65 µs (benchmarks/RESULTS.md, "Compiled epochs").
+one loop, a step is a few tens of µs (benchmarks/RESULTS.md, "Compiled epochs").
 
 The maths is the caller's, chosen by arguments: the hidden activation, the output
 layer, the cost, and the update (SGD with optional L2 penalty and optional, possibly
@@ -13,8 +13,23 @@ run it; tests compare it, step by step and for every combination they use, with
 their NumPy and library loops. The results agree to float32 rounding, not bit for
 bit: sums run in another order, and multiply-adds are fused.
 
-Layout as in network.py: W1 is (hidden, inputs) and W2 (outputs, hidden), one row
-per unit. Everything is float32, as in the NumPy paths; the loss sums in float64.
+Bit for bit the same on every x86 CPU with AVX2 and FMA, whatever its vector width
+(tests/test_isa_independence.py builds it for Haswell and for the host):
+- no reassociation: every sum runs in the order the code states. Loops vectorise
+  across independent lanes (hidden units, output units, parameters), never across
+  a sum; a lane computes the same fused multiply-adds in a vector or a scalar
+  register, so where the vector body ends does not matter;
+- the one long reduction that is not across lanes, the L2 term's sum of squares,
+  runs in eight interleaved partial sums (`_sum_of_squares`), a width this code
+  fixes, not the CPU.
+The sum of W1 x visits the inputs in index order and skips exact zeros (81% of
+MNIST's pixels): adding an exact zero product changes no bit while the weights are
+finite, and a run whose weights are not finite has diverged and stopped.
+
+Layout: the caller's W1 is (hidden, inputs) and W2 (outputs, hidden), one row per
+unit, as in network.py; inside an epoch W1 and its momentum are held transposed,
+(inputs, hidden), so that an input's weights to every hidden unit are contiguous
+lanes. Everything is float32, as in the NumPy paths; the loss sums in float64.
 NaN and infinity propagate as they do in NumPy (no fast-math assumptions about
 them), so a diverging run still shows up as a non-finite loss.
 """
@@ -23,32 +38,35 @@ import math
 
 import numba
 import numpy as np
-from numba import njit
+
+from mnist_lr_batch.networks.kernel_cache import cached_njit, compile_now, dispatchers
 
 NUMBA_VERSION = numba.__version__  # for the run files
 SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3
 ACTIVATION_CODES = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "softmax": SOFTMAX}
 QUADRATIC, CROSS_ENTROPY, LOG_LOSS = 0, 1, 2  # LOG_LOSS: scikit-learn's, from clipped probabilities
 
-# Reassociate sums and fuse multiply-adds (what lets the loops vectorise); no flag
-# that assumes away NaN or infinity.
-FASTMATH = {"reassoc", "contract", "nsz"}
+# Fuse multiply-adds, nothing else: reassociation would let the vector width decide
+# the order of every sum, and no flag may assume away NaN, infinity or signed zeros.
+FASTMATH = {"contract"}
+PARTIAL_SUMS = 8  # the fixed width of the sum of squares
 ONE = np.float32(1.0)
 ZERO = np.float32(0.0)
 EPS = np.float32(np.finfo(np.float32).eps)
 
 # Compiled when this module is imported (or loaded from Numba's cache beside it),
-# so no training job's clock includes compilation.
+# so no training job's clock includes compilation (compile_now, at the end; a
+# damaged cache is flushed and compiled again, see kernel_cache).
 EPOCH_SIGNATURE = (
     "float64(float32[:, ::1], int64[::1], int64[::1], int64,"  # X, labels, order, batch_size
     " float32[:, ::1], float32[::1], float32[:, ::1], float32[::1],"  # W1, b1, W2, b2 (updated in place)
     " float32[:, ::1], float32[::1], float32[:, ::1], float32[::1],"  # their momentum buffers
     " float64, float64, boolean, float64,"  # learning rate, momentum, Nesterov, alpha
-    " int64, int64, int64, boolean)"  # hidden activation, output, cost, ReLU derivative by assignment
-)
+    " int64, int64, int64, boolean, boolean)"  # hidden activation, output, cost, ReLU derivative by assignment,
+)  # skip zero inputs
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _activate(z, kind):
     if kind == SIGMOID:
         return ONE / (ONE + np.exp(-z))
@@ -57,7 +75,7 @@ def _activate(z, kind):
     return ZERO if z < ZERO else z  # ReLU, as np.maximum(z, 0): NaN stays NaN
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _derivative(a, kind):
     """f'(z) written in terms of a = f(z), which is what backpropagation has at hand."""
     if kind == SIGMOID:
@@ -67,99 +85,88 @@ def _derivative(a, kind):
     return ONE if a > ZERO else ZERO
 
 
-@njit(fastmath=FASTMATH, cache=True)
-def _dots_4x2(a, b, c, e, w, v):
-    """The dot products of four input rows with two weight rows: 8 sums, each input read once."""
-    s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = ZERO
-    for k in range(w.size):
-        wk, vk, ak, bk, ck, ek = w[k], v[k], a[k], b[k], c[k], e[k]
-        s0 += ak * wk
-        s1 += bk * wk
-        s2 += ck * wk
-        s3 += ek * wk
-        t0 += ak * vk
-        t1 += bk * vk
-        t2 += ck * vk
-        t3 += ek * vk
-    return s0, s1, s2, s3, t0, t1, t2, t3
+@cached_njit(fastmath=FASTMATH)
+def _add_scaled(result, scale, row):
+    """result += scale * row, lane by lane."""
+    for j in range(result.size):
+        result[j] += scale * row[j]
 
 
-@njit(fastmath=FASTMATH, cache=True)
-def _hidden_layer(X, rows, W1, b1, kind, hidden):
-    """hidden[i, j] = f(W1[j] . X[rows[i]] + b1[j]), four rows by two units at a time.
-
-    A last block with fewer than four rows repeats its last row (computed, not stored twice).
-    """
-    m, units = rows.size, W1.shape[0]
-    for i in range(0, m, 4):
-        block = (i, min(i + 1, m - 1), min(i + 2, m - 1), min(i + 3, m - 1))
-        a, b, c, e = X[rows[block[0]]], X[rows[block[1]]], X[rows[block[2]]], X[rows[block[3]]]
-        for j in range(0, units, 2):
-            j2 = min(j + 1, units - 1)
-            sums = _dots_4x2(a, b, c, e, W1[j], W1[j2])
-            for r in range(4):
-                hidden[block[r], j] = _activate(sums[r] + b1[j], kind)
-                hidden[block[r], j2] = _activate(sums[4 + r] + b1[j2], kind)
+@cached_njit(fastmath=FASTMATH)
+def _hidden_layer(X, rows, W1T, b1, kind, hidden, skip_zero_inputs):
+    """hidden[i] = f(sum over inputs k, in order, of X[rows[i], k] W1T[k] + b1): hidden units are the lanes."""
+    for i in range(rows.size):
+        x, z = X[rows[i]], hidden[i]
+        z[:] = ZERO
+        for k in range(x.size):
+            if skip_zero_inputs and x[k] == ZERO:
+                continue
+            _add_scaled(z, x[k], W1T[k])
+        for j in range(z.size):
+            z[j] = _activate(z[j] + b1[j], kind)
 
 
-@njit(fastmath=FASTMATH, cache=True)
-def _input_gradients(X, rows, delta1, j, j2, g, g2):
-    """g = sum_i delta1[i, j] X[rows[i]] and g2 the same for unit j2, four rows per pass."""
-    m = rows.size
-    g[:] = ZERO
-    g2[:] = ZERO
-    i = 0
-    while i + 3 < m:
-        a, b, c, e = X[rows[i]], X[rows[i + 1]], X[rows[i + 2]], X[rows[i + 3]]
-        p0, p1, p2, p3 = delta1[i, j], delta1[i + 1, j], delta1[i + 2, j], delta1[i + 3, j]
-        q0, q1, q2, q3 = delta1[i, j2], delta1[i + 1, j2], delta1[i + 2, j2], delta1[i + 3, j2]
-        for k in range(g.size):
-            ak, bk, ck, ek = a[k], b[k], c[k], e[k]
-            g[k] += (p0 * ak + p1 * bk) + (p2 * ck + p3 * ek)
-            g2[k] += (q0 * ak + q1 * bk) + (q2 * ck + q3 * ek)
-        i += 4
-    for i in range(i, m):
-        a, p0, q0 = X[rows[i]], delta1[i, j], delta1[i, j2]
-        for k in range(g.size):
-            g[k] += p0 * a[k]
-            g2[k] += q0 * a[k]
+@cached_njit(fastmath=FASTMATH)
+def _input_gradients(X, rows, delta1, GT, skip_zero_inputs):
+    """GT[k] = sum over the mini-batch, in order, of X[rows[i], k] delta1[i]: dC/dW1, transposed."""
+    GT[:] = ZERO
+    for i in range(rows.size):
+        x, d = X[rows[i]], delta1[i]
+        for k in range(x.size):
+            if skip_zero_inputs and x[k] == ZERO:
+                continue
+            _add_scaled(GT[k], x[k], d)
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _weighted_row_sum(weights, matrix, m, result):
-    """result = sum over i < m of weights[i] * matrix[i]: whole rows at a time, so the loops vectorise."""
+    """result = sum over i < m, in order, of weights[i] * matrix[i]: the row's entries are the lanes."""
     result[:] = ZERO
     for i in range(m):
-        weight, row = weights[i], matrix[i]
-        for j in range(result.size):
-            result[j] += weight * row[j]
+        _add_scaled(result, weights[i], matrix[i])
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
+def _sum_of_squares(p, partial):
+    """sum(p**2) as PARTIAL_SUMS interleaved partial sums, then those pairwise: an order the code fixes."""
+    partial[:] = ZERO
+    whole = p.size - p.size % PARTIAL_SUMS
+    for k in range(0, whole, PARTIAL_SUMS):
+        for lane in range(PARTIAL_SUMS):
+            w = p[k + lane]
+            partial[lane] += w * w
+    for k in range(whole, p.size):
+        w = p[k]
+        partial[k - whole] += w * w
+    width = PARTIAL_SUMS
+    while width > 1:
+        width //= 2
+        for lane in range(width):
+            partial[lane] += partial[lane + width]
+    return partial[0]
+
+
+@cached_njit(fastmath=FASTMATH)
 def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
-    """SGDOptimizer's step for one parameter row from its summed gradient g; returns sum(p**2) before it.
+    """SGDOptimizer's step for one parameter array from its summed gradient g, entry by entry.
 
     gradient = (g + alpha p) / m; v = momentum v - lr gradient;
     p += momentum v - lr gradient (Nesterov) or p += v. Momentum 0 is plain SGD.
     """
-    squared = ZERO
     if momentum == ZERO:
         for k in range(p.size):
             w = p[k]
-            squared += w * w
             p[k] = w - lr * ((g[k] + alpha * w) * inv_m)
-        return squared
+        return
     for k in range(p.size):
         w = p[k]
-        squared += w * w
         gradient = (g[k] + alpha * w) * inv_m
         velocity = momentum * v[k] - lr * gradient
         v[k] = velocity
         p[k] = w + (momentum * velocity - lr * gradient if nesterov else velocity)
-    return squared
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _output_and_cost(logits, label, out, output_kind, cost):
     """The output layer's activations into `out` and this sample's cost (float64)."""
     classes = logits.size
@@ -195,7 +202,7 @@ def _output_and_cost(logits, label, out, output_kind, cost):
     return sample_cost
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def _output_delta(out, label, output_kind, cost):
     """dC/dz of the output layer, in place of the activations."""
     classes = out.size
@@ -215,7 +222,8 @@ def _output_delta(out, label, output_kind, cost):
 
 
 def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
-              learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment):
+              learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
+              skip_zero_inputs=True):
     """`compiled_sgd_epoch` after checking what it indexes without bounds checks (a few µs an epoch)."""
     inputs, units, classes = X.shape[1], W1.shape[0], W2.shape[0]
     expected = {"W1": (units, inputs), "b1": (units,), "W2": (classes, units), "b2": (classes,)}
@@ -228,35 +236,42 @@ def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
     if batch_size < 1 or len(order) > len(X) or (len(order) and not 0 <= order.min() <= order.max() < len(X)):
         raise ValueError(f"batch_size must be at least 1 and order must index the {len(X)} rows of X")
     return compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2, learning_rate,
-                              momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment)
+                              momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
+                              skip_zero_inputs)
 
 
-@njit(EPOCH_SIGNATURE, fastmath=FASTMATH, cache=True)
+@cached_njit(fastmath=FASTMATH)
 def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
-                       learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment):
+                       learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
+                       skip_zero_inputs):
     """Train one epoch over X[order] in mini-batches; return the summed cost (plus each step's L2 term).
 
     Each step: forward, the per-sample cost, the output delta, backpropagation through
     W2 as it was before the step, then the update of every parameter from the gradient
     summed over the mini-batch. `relu_by_assignment` picks scikit-learn's ReLU derivative
     (delta[a == 0] = 0) over network.py's (delta * (a > 0)); they differ only for NaN.
-    The momentum buffers are not touched when momentum is 0.
+    The momentum buffers are not touched when momentum is 0; the L2 term is summed
+    only when alpha is not 0. `skip_zero_inputs` False visits every input (the same
+    bits, slower: a test holds them equal).
     """
     n, inputs = order.size, X.shape[1]  # the epoch is X[order], whatever its length
     units, classes = W1.shape[0], W2.shape[0]
+    W1T, V1T = np.ascontiguousarray(W1.T), np.ascontiguousarray(V1.T)
+    GT = np.empty((inputs, units), np.float32)
+    W1T_flat, V1T_flat, GT_flat = W1T.reshape(W1T.size), V1T.reshape(V1T.size), GT.reshape(GT.size)
     hidden = np.empty((batch_size, units), np.float32)
     out = np.empty((batch_size, classes), np.float32)
     delta1 = np.empty((batch_size, units), np.float32)
     logits = np.empty(classes, np.float32)
-    g, g2 = np.empty(inputs, np.float32), np.empty(inputs, np.float32)
     g_units, g_classes = np.empty(units, np.float32), np.empty(classes, np.float32)
+    partial = np.empty(PARTIAL_SUMS, np.float32)
     ones = np.ones(batch_size, np.float32)  # weights of a plain sum over the mini-batch (the bias gradients)
     lr, mom, l2 = np.float32(learning_rate), np.float32(momentum), np.float32(alpha)
     total = 0.0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         rows = order[start:start + m]
-        _hidden_layer(X, rows, W1, b1, hidden_kind, hidden)
+        _hidden_layer(X, rows, W1T, b1, hidden_kind, hidden, skip_zero_inputs)
         for i in range(m):
             label = labels[rows[i]]
             for c in range(classes):
@@ -274,20 +289,24 @@ def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2
                     delta1[i, j] = delta1[i, j] if a != ZERO else ZERO
                 else:
                     delta1[i, j] *= _derivative(a, hidden_kind)
+        if l2 != ZERO:  # the weights before the step, as the library sums them
+            squared = ZERO
+            for c in range(classes):
+                squared += _sum_of_squares(W2[c], partial)
+            total += 0.5 * alpha * (squared + _sum_of_squares(W1T_flat, partial))
         inv_m = ONE / np.float32(m)
-        squared = ZERO
         for c in range(classes):
             _weighted_row_sum(out[:, c], hidden, m, g_units)
-            squared += _update(W2[c], g_units, V2[c], inv_m, lr, mom, nesterov, l2)
+            _update(W2[c], g_units, V2[c], inv_m, lr, mom, nesterov, l2)
         _weighted_row_sum(ones, out, m, g_classes)
         _update(b2, g_classes, vb2, inv_m, lr, mom, nesterov, ZERO)
-        for j in range(0, units, 2):
-            j2 = min(j + 1, units - 1)
-            _input_gradients(X, rows, delta1, j, j2, g, g2)
-            squared += _update(W1[j], g, V1[j], inv_m, lr, mom, nesterov, l2)
-            if j2 != j:
-                squared += _update(W1[j2], g2, V1[j2], inv_m, lr, mom, nesterov, l2)
+        _input_gradients(X, rows, delta1, GT, skip_zero_inputs)
+        _update(W1T_flat, GT_flat, V1T_flat, inv_m, lr, mom, nesterov, l2)
         _weighted_row_sum(ones, delta1, m, g_units)
         _update(b1, g_units, vb1, inv_m, lr, mom, nesterov, ZERO)
-        total += 0.5 * alpha * squared
+    W1[:] = W1T.T
+    V1[:] = V1T.T
     return total
+
+
+compile_now(compiled_sgd_epoch, EPOCH_SIGNATURE, dispatchers(globals()))
