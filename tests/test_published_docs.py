@@ -69,3 +69,15 @@ def test_every_percentage_in_the_readme_results_comes_from_a_linked_generated_fi
     assert quoted
     for number in quoted:
         assert re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", sources), f"README quotes {number}% from nowhere"
+
+
+@pytest.mark.parametrize("docs", PUBLISHED, ids=lambda path: path.name)
+def test_the_published_curves_are_the_published_runs(docs):
+    """epochs.csv (what a rerun is verified against) and runs.csv come from the same runs: each run's
+    best epoch accuracy is the maximum of its curve, and no run is in one table only."""
+    runs = pd.read_csv(docs / "runs.csv").drop_duplicates("run_file").set_index("run_file")
+    curves = pd.read_csv(docs / "epochs.csv").groupby("run_file")
+    assert set(curves.groups) == set(runs.index)
+    best = curves["val_accuracy"].max()
+    assert (best == runs.loc[best.index, "best_val_accuracy"]).all()
+    assert (curves["epoch"].max() == runs.loc[best.index, "epochs_run"]).all()

@@ -1,6 +1,6 @@
 """Publish a finished run into docs/: its tables and figures, and the verdicts recomputed from its runs.
 
-    python -m mnist_lr_batch.publish --results results --docs docs/full_run
+    PYTHONPATH=workflow python -m mnist_lr_batch.publish --results results --docs docs/full_run
 
 Copies runs.csv and the figures (PNG) as they are, and epochs.csv without its clock column (what
 `python -m mnist_lr_batch.verify` checks a rerun against, bit for bit), and regenerates summary.csv, the comparison with the

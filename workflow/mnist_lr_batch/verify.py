@@ -1,6 +1,6 @@
 """Check your own run against a published one, bit for bit.
 
-    python -m mnist_lr_batch.verify docs/full_run/epochs.csv results/epochs.csv
+    PYTHONPATH=workflow python -m mnist_lr_batch.verify docs/full_run/epochs.csv results/epochs.csv
 
 Compares every run of the reference that your table also has, epoch by epoch: validation accuracy,
 test accuracy and training loss must be equal to the last bit (NaN, a diverged loss, equals NaN).
