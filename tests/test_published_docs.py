@@ -9,6 +9,7 @@ from conftest import REPO
 from mnist_lr_batch import publish
 
 PUBLISHED = [REPO / "docs" / "full_run"]
+SWEEP2D = REPO / "docs" / "sweep2d"  # a 2-D grid: no paper sweeps, so tables and figures, no verdicts
 GENERATED = ["summary.csv", "paper_comparison.csv", "paper_comparison.md", "claims.csv", "claims.md"]
 
 
@@ -71,7 +72,16 @@ def test_every_percentage_in_the_readme_results_comes_from_a_linked_generated_fi
         assert re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", sources), f"README quotes {number}% from nowhere"
 
 
-@pytest.mark.parametrize("docs", PUBLISHED, ids=lambda path: path.name)
+def test_the_committed_2d_sweep_is_its_runs_summary_and_heatmap_without_verdicts(tmp_path):
+    from mnist_lr_batch.aggregate import summary_table, write_csv
+
+    write_csv(summary_table(pd.read_csv(SWEEP2D / "runs.csv")), tmp_path / "summary.csv")
+    assert (tmp_path / "summary.csv").read_text() == (SWEEP2D / "summary.csv").read_text()
+    assert (SWEEP2D / "figures" / "heatmap_sweep2d.png").is_file()
+    assert not (SWEEP2D / "claims.md").exists() and not (SWEEP2D / "paper_comparison.md").exists()
+
+
+@pytest.mark.parametrize("docs", [*PUBLISHED, SWEEP2D], ids=lambda path: path.name)
 def test_the_published_curves_are_the_published_runs(docs):
     """epochs.csv (what a rerun is verified against) and runs.csv come from the same runs: each run's
     best epoch accuracy is the maximum of its curve, and no run is in one table only."""
