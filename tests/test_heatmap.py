@@ -60,3 +60,28 @@ def test_the_heatmap_draws_one_panel_per_network_and_activation_on_one_scale(run
     assert len(panels) == 2 * 2  # (custom, keras) x (sigmoid, relu), empty panels included
     scales = {(round(axis.images[0].norm.vmin, 6), round(axis.images[0].norm.vmax, 6)) for axis in panels}
     assert scales == {(round(100 * 0.109, 6), round(100 * 0.95, 6))}
+
+
+@pytest.mark.parametrize("seeds, cells, expected", [(5, 16, True), (2, 4, False), (3, 17, False), (1, 1, False)])
+def test_learning_curve_bands_only_where_a_ci_of_the_mean_can_be_read(seeds, cells, expected):
+    """Two seeds make the t-interval 12.7 sds wide, and past 16 cells a panel's bands merge."""
+    assert plots.draws_bands(seeds, cells) is expected
+
+
+def curves(seeds: int, learning_rates=(0.1, 1.0)) -> pd.DataFrame:
+    rows = [dict(network="custom", activation="sigmoid", variant="paper", protocol="paper", learning_rate=lr,
+                 batch_size=10, seed=seed, epoch=epoch, val_accuracy=0.5 + 0.01 * seed + 0.02 * epoch,
+                 train_loss=1.0, run_file=f"lr{lr}_seed{seed}.json", hidden_units=30, epochs=3, train_size=100,
+                 test_size=50)
+            for lr in learning_rates for seed in range(seeds) for epoch in (1, 2, 3)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seeds, banded", [(5, True), (2, False)])
+def test_learning_curves_draw_bands_with_enough_seeds_and_say_so(seeds, banded):
+    from matplotlib.collections import PolyCollection
+
+    figure = plots.learning_curves_figure(curves(seeds), "custom")
+    drawn = any(isinstance(artist, PolyCollection) for axis in figure.axes for artist in axis.collections)
+    assert drawn is banded
+    assert ("95% CI of the mean" in figure._suptitle.get_text()) is banded

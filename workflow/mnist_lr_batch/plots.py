@@ -166,9 +166,11 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
     cell_columns = ["variant", "protocol", "learning_rate", "batch_size"]
     many_cells = data.groupby(["activation", *cell_columns]).ngroups > LEGEND_CELL_LIMIT * len(activations)
     rate_scale = LogNorm(data["learning_rate"].min(), data["learning_rate"].max()) if many_cells else None
+    any_bands = False
     for axis, activation in zip(axes[0], activations):
         subset = data[data["activation"] == activation]
         cells = list(subset.groupby(cell_columns, sort=True))
+        bands = draws_bands(subset["seed"].nunique(), len(cells))
         colours = curve_colours(cells, rate_scale)
         for colour, ((variant, protocol, learning_rate, batch_size), group) in zip(colours, cells):
             curve = group.groupby("epoch")["val_accuracy"].apply(mean_and_interval).apply(pd.Series)
@@ -176,7 +178,8 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
             extras = "" if variant == "paper" and protocol == "paper" else f" [{variant}, {protocol}]"
             axis.plot(curve.index, 100 * curve["mean"], color=colour, linewidth=1.2,
                       label=f"lr {learning_rate:g}, batch {batch_size}{extras}")
-            if curve["low"].notna().any():
+            if bands and curve["low"].notna().any():
+                any_bands = True
                 axis.fill_between(curve.index, 100 * curve["low"], 100 * curve["high"], color=colour, alpha=0.2)
             stopped = group.groupby("run_file")["epoch"].max()
             for run_file, last_epoch in stopped.items():
@@ -190,8 +193,9 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
         axis.set_title(f"{activation} activation", fontsize=10)
         axis.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation accuracy (%)")
+    band_note = "; bands: 95% CI of the mean over seeds" if any_bands else ""
     figure.suptitle(f"Learning curves, {NETWORK_NAMES[network]}: one line per grid cell "
-                    f"(red X: diverged, training stopped)\n({settings_line(data)})", fontsize=10)
+                    f"(red X: diverged, training stopped{band_note})\n({settings_line(data)})", fontsize=10)
     figure.tight_layout()
     if rate_scale:
         # Too many cells to name: colour says the learning rate; the heatmap names the cells.
@@ -206,6 +210,13 @@ def learning_curves_figure(epochs: pd.DataFrame, network: str):
 
 
 LEGEND_CELL_LIMIT = 48  # grid cells per panel a legend can still name (two columns)
+# A curve's band is the 95% CI of its mean over seeds. With two seeds t(0.975, 1) = 12.7 makes it
+# span the whole axis, and past 16 cells the bands of a panel merge into fog: no bands then.
+BAND_MIN_SEEDS, BAND_CELL_LIMIT = 3, 16
+
+
+def draws_bands(seeds: int, cells_in_panel: int) -> bool:
+    return seeds >= BAND_MIN_SEEDS and cells_in_panel <= BAND_CELL_LIMIT
 
 
 def curve_colours(cells: list, rate_scale) -> list:
