@@ -192,7 +192,9 @@ def training_code(wildcards):
 
 @functools.cache  # once per network, not once per job: 6 s of a 10,000-run DAG otherwise
 def network_code(network):
-    return tuple(source_file(name) for name in [*SHARED_TRAINING_CODE, *NETWORKS[network].code])
+    return tuple(
+        source_file(name) for name in [*SHARED_TRAINING_CODE, *NETWORKS[network].code]
+    )
 
 
 def network_env(wildcards):
