@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 
 from mnist_lr_batch.data import load_split  # noqa: E402
 from mnist_lr_batch.grid import Cell, variant_tag  # noqa: E402
-from mnist_lr_batch.networks import custom, sgd_kernel, sklearn_mlp  # noqa: E402
+from mnist_lr_batch.networks import custom, lane_blocks, sgd_kernel, sklearn_mlp  # noqa: E402
+from mnist_lr_batch.networks.kernel_cache import dispatchers  # noqa: E402
 from mnist_lr_batch.training import train_and_evaluate  # noqa: E402
 
 # Every output and cost the custom network offers, and scikit-learn's; both batch sizes the issue names.
@@ -69,7 +70,9 @@ def train(cell: Cell, mnist: Path) -> dict:
 
 
 def uses_zmm() -> bool:
-    return any("zmm" in assembly for assembly in sgd_kernel.compiled_sgd_epoch.inspect_asm().values())
+    """Whether any compiled kernel function uses an AVX-512 register (the epoch and what it calls)."""
+    compiled = dispatchers(vars(sgd_kernel)) + dispatchers(vars(lane_blocks))
+    return any("zmm" in assembly for function in compiled for assembly in function.inspect_asm().values())
 
 
 def main() -> None:

@@ -201,7 +201,9 @@ class CustomNetwork:
         """Shuffle, then one SGD step per mini-batch; returns the mean cost per sample."""
         order = self.rng.permutation(len(x))
         if self.compiled:
-            return self.compiled_epoch(x, labels, order, batch_size, learning_rate) / len(x)
+            if getattr(self, "_sparse_source", None) is not x:  # its non-zeros, found once per training set
+                self._sparse_source, self._sparse_rows = x, sgd_kernel.sparse_rows(x)
+            return self.compiled_epoch(self._sparse_rows, labels, order, batch_size, learning_rate) / len(x)
         y_onehot = one_hot(labels, self.dtype)
         total = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
@@ -210,7 +212,7 @@ class CustomNetwork:
                 total += self.update_mini_batch(x[batch], y_onehot[batch], learning_rate)
         return total / len(x)
 
-    def compiled_epoch(self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+    def compiled_epoch(self, x, labels: np.ndarray, order: np.ndarray, batch_size: int,
                        learning_rate: float) -> float:
         """update_mini_batch over the mini-batches of `order`, compiled; returns the summed cost.
 

@@ -22,24 +22,29 @@ Bit for bit the same on every x86 CPU with AVX2 and FMA, whatever its vector wid
 - the one long reduction that is not across lanes, the L2 term's sum of squares,
   runs in eight interleaved partial sums (`_sum_of_squares`), a width this code
   fixes, not the CPU.
-The sum of W1 x visits the inputs in index order and skips exact zeros (81% of
-MNIST's pixels): adding an exact zero product changes no bit while the weights are
-finite, and a run whose weights are not finite has diverged and stopped.
+The sum of W1 x visits an image's non-zero pixels in index order (`SparseRows`, built
+once per run: 81% of MNIST's pixels are exactly 0): adding an exact zero product
+changes no bit while the weights are finite, and a run whose weights are not finite
+has diverged and stopped. The weight gradient visits, per pixel, the step's images
+that have it, in batch order; plain SGD then updates only those pixels' rows.
+Both sums run in lane_blocks.gather_sum, with the lanes in registers.
 
 Layout: the caller's W1 is (hidden, inputs) and W2 (outputs, hidden), one row per
 unit, as in network.py; inside an epoch W1 and its momentum are held transposed,
 (inputs, hidden), so that an input's weights to every hidden unit are contiguous
-lanes. Everything is float32, as in the NumPy paths; the loss sums in float64.
+lanes, padded with zero lanes to whole blocks of lane_blocks.LANES. Everything is float32, as in the NumPy paths; the loss sums in float64.
 NaN and infinity propagate as they do in NumPy (no fast-math assumptions about
 them), so a diverging run still shows up as a non-finite loss.
 """
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from mnist_lr_batch.networks.kernel_cache import cached_njit, compile_now, dispatchers
+from mnist_lr_batch.networks.lane_blocks import LANES, gather_sum, slp_vectorize
 
 NUMBA_VERSION = numba.__version__  # for the run files
 SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3
@@ -58,12 +63,13 @@ EPS = np.float32(np.finfo(np.float32).eps)
 # so no training job's clock includes compilation (compile_now, at the end; a
 # damaged cache is flushed and compiled again, see kernel_cache).
 EPOCH_SIGNATURE = (
-    "float64(float32[:, ::1], int64[::1], int64[::1], int64,"  # X, labels, order, batch_size
+    "float64(int64[::1], int32[::1], float32[::1],"  # X's non-zeros by row (SparseRows)
+    " int64[::1], int64[::1], int64,"  # labels, order, batch_size
     " float32[:, ::1], float32[::1], float32[:, ::1], float32[::1],"  # W1, b1, W2, b2 (updated in place)
     " float32[:, ::1], float32[::1], float32[:, ::1], float32[::1],"  # their momentum buffers
     " float64, float64, boolean, float64,"  # learning rate, momentum, Nesterov, alpha
-    " int64, int64, int64, boolean, boolean)"  # hidden activation, output, cost, ReLU derivative by assignment,
-)  # skip zero inputs
+    " int64, int64, int64, boolean)"  # hidden activation, output, cost, ReLU derivative by assignment
+)
 
 
 @cached_njit(fastmath=FASTMATH)
@@ -93,29 +99,43 @@ def _add_scaled(result, scale, row):
 
 
 @cached_njit(fastmath=FASTMATH)
-def _hidden_layer(X, rows, W1T, b1, kind, hidden, skip_zero_inputs):
-    """hidden[i] = f(sum over inputs k, in order, of X[rows[i], k] W1T[k] + b1): hidden units are the lanes."""
+def _hidden_layer(indptr, indices, values, rows, W1T, b1, kind, hidden):
+    """hidden[i] = f(sum over image rows[i]'s non-zero pixels k, in order, of x_k W1T[k] + b1): units are lanes."""
+    units = b1.size
     for i in range(rows.size):
-        x, z = X[rows[i]], hidden[i]
-        z[:] = ZERO
-        for k in range(x.size):
-            if skip_zero_inputs and x[k] == ZERO:
-                continue
-            _add_scaled(z, x[k], W1T[k])
-        for j in range(z.size):
-            z[j] = _activate(z[j] + b1[j], kind)
+        r = rows[i]
+        gather_sum(hidden, i, values, indices, indptr[r], indptr[r + 1], W1T)
+        for j in range(units):
+            hidden[i, j] = _activate(hidden[i, j] + b1[j], kind)
 
 
 @cached_njit(fastmath=FASTMATH)
-def _input_gradients(X, rows, delta1, GT, skip_zero_inputs):
-    """GT[k] = sum over the mini-batch, in order, of X[rows[i], k] delta1[i]: dC/dW1, transposed."""
-    GT[:] = ZERO
+def _pixels_of_batch(indptr, indices, values, rows, first, images, scales, touched):
+    """The mini-batch's non-zeros by pixel: pixel k's are images[first[k]:first[k + 1]] (in batch order,
+    their x in `scales`). Returns how many pixels are non-zero in some image; they are touched[:count]."""
+    inputs = first.size - 1
+    first[:] = 0
     for i in range(rows.size):
-        x, d = X[rows[i]], delta1[i]
-        for k in range(x.size):
-            if skip_zero_inputs and x[k] == ZERO:
-                continue
-            _add_scaled(GT[k], x[k], d)
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            first[indices[p] + 1] += 1
+    count = 0
+    for k in range(inputs):
+        if first[k + 1] != 0:
+            touched[count] = k
+            count += 1
+        first[k + 1] += first[k]
+    for i in range(rows.size):  # a counting sort, stable: each pixel's images stay in batch order
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            k = indices[p]
+            slot = first[k]
+            images[slot], scales[slot] = i, values[p]
+            first[k] = slot + 1
+    for k in range(inputs, 0, -1):  # back to each pixel's start
+        first[k] = first[k - 1]
+    first[0] = 0
+    return count
 
 
 @cached_njit(fastmath=FASTMATH)
@@ -127,23 +147,46 @@ def _weighted_row_sum(weights, matrix, m, result):
 
 
 @cached_njit(fastmath=FASTMATH)
-def _sum_of_squares(p, partial):
-    """sum(p**2) as PARTIAL_SUMS interleaved partial sums, then those pairwise: an order the code fixes."""
-    partial[:] = ZERO
+def _sum_of_squares(p):
+    """sum(p**2) as PARTIAL_SUMS interleaved partial sums (entry k goes to sum k % 8), then those
+    pairwise: an order the code fixes. Eight scalars, not an array, so that they stay in registers."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = ZERO
     whole = p.size - p.size % PARTIAL_SUMS
-    for k in range(0, whole, PARTIAL_SUMS):
-        for lane in range(PARTIAL_SUMS):
-            w = p[k + lane]
-            partial[lane] += w * w
-    for k in range(whole, p.size):
-        w = p[k]
-        partial[k - whole] += w * w
-    width = PARTIAL_SUMS
-    while width > 1:
-        width //= 2
-        for lane in range(width):
-            partial[lane] += partial[lane + width]
-    return partial[0]
+    for start in range(0, whole, PARTIAL_SUMS):
+        k = np.uint64(start)
+        s0 += p[k] * p[k]
+        s1 += p[k + np.uint64(1)] * p[k + np.uint64(1)]
+        s2 += p[k + np.uint64(2)] * p[k + np.uint64(2)]
+        s3 += p[k + np.uint64(3)] * p[k + np.uint64(3)]
+        s4 += p[k + np.uint64(4)] * p[k + np.uint64(4)]
+        s5 += p[k + np.uint64(5)] * p[k + np.uint64(5)]
+        s6 += p[k + np.uint64(6)] * p[k + np.uint64(6)]
+        s7 += p[k + np.uint64(7)] * p[k + np.uint64(7)]
+    tail = p.size - whole  # fewer than eight: into the first partial sums, in order
+    if tail > 0:
+        s0 += p[whole] * p[whole]
+    if tail > 1:
+        s1 += p[whole + 1] * p[whole + 1]
+    if tail > 2:
+        s2 += p[whole + 2] * p[whole + 2]
+    if tail > 3:
+        s3 += p[whole + 3] * p[whole + 3]
+    if tail > 4:
+        s4 += p[whole + 4] * p[whole + 4]
+    if tail > 5:
+        s5 += p[whole + 5] * p[whole + 5]
+    if tail > 6:
+        s6 += p[whole + 6] * p[whole + 6]
+    return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
+
+
+@cached_njit(fastmath=FASTMATH)
+def _sum_of_squares_of_rows(WT, units, flat):
+    """_sum_of_squares of WT[:, :units] read row by row, the padding lanes left out (copied into `flat`)."""
+    for k in range(WT.shape[0]):
+        for j in range(units):
+            flat[k * units + j] = WT[k, j]
+    return _sum_of_squares(flat)
 
 
 @cached_njit(fastmath=FASTMATH)
@@ -164,6 +207,24 @@ def _update(p, g, v, inv_m, lr, momentum, nesterov, alpha):
         velocity = momentum * v[k] - lr * gradient
         v[k] = velocity
         p[k] = w + (momentum * velocity - lr * gradient if nesterov else velocity)
+
+
+@cached_njit(fastmath=FASTMATH)
+def _update_rows(WT, GT, rows, count, inv_m, lr):
+    """_update's plain SGD step (momentum and alpha 0) of the rows WT[rows[:count]] alone."""
+    for t in range(count):
+        k = rows[t]
+        for j in range(WT.shape[1]):
+            w = WT[k, j]
+            WT[k, j] = w - lr * ((GT[k, j] + ZERO * w) * inv_m)
+
+
+@cached_njit(fastmath=FASTMATH)
+def _zero_rows(matrix, rows, count):
+    for t in range(count):
+        k = rows[t]
+        for j in range(matrix.shape[1]):
+            matrix[k, j] = ZERO
 
 
 @cached_njit(fastmath=FASTMATH)
@@ -221,57 +282,93 @@ def _output_delta(out, label, output_kind, cost):
             out[c] = (a - (ONE if c == label else ZERO)) * _derivative(a, output_kind)
 
 
+class SparseRows(NamedTuple):
+    """The training set's non-zero entries, row by row in column order (CSR): built once per run."""
+
+    indptr: np.ndarray  # row r's entries are [indptr[r], indptr[r + 1])
+    indices: np.ndarray  # their columns (int32)
+    values: np.ndarray  # their values (float32)
+    shape: tuple[int, int]
+
+
+def sparse_rows(X: np.ndarray, skip_zero_inputs: bool = True) -> SparseRows:
+    """X's entries for the kernel: its non-zeros, or every entry when `skip_zero_inputs` is False."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    kept = X != ZERO if skip_zero_inputs else np.ones(X.shape, bool)
+    indptr = np.zeros(len(X) + 1, np.int64)
+    np.cumsum(kept.sum(axis=1), out=indptr[1:])
+    rows, columns = np.nonzero(kept)
+    return SparseRows(indptr, columns.astype(np.int32), X[rows, columns], X.shape)
+
+
 def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
               learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
               skip_zero_inputs=True):
-    """`compiled_sgd_epoch` after checking what it indexes without bounds checks (a few µs an epoch)."""
-    inputs, units, classes = X.shape[1], W1.shape[0], W2.shape[0]
+    """`compiled_sgd_epoch` after checking what it indexes without bounds checks (a few µs an epoch).
+
+    X is the training set, dense or as `sparse_rows(X)`: pass the latter, built once, when
+    calling epoch after epoch (building it costs about a fifth of an epoch on MNIST).
+    `skip_zero_inputs` False visits every input of a dense X (the same bits, slower).
+    """
+    if not isinstance(X, SparseRows):
+        X = sparse_rows(X, skip_zero_inputs)
+    (n_rows, inputs), units, classes = X.shape, W1.shape[0], W2.shape[0]
     expected = {"W1": (units, inputs), "b1": (units,), "W2": (classes, units), "b2": (classes,)}
     for name, array, velocity in zip(expected, (W1, b1, W2, b2), (V1, vb1, V2, vb2)):
         if array.shape != expected[name] or velocity.shape != expected[name]:
             raise ValueError(f"{name} and its momentum buffer must have shape {expected[name]} for {inputs} inputs, "
                              f"{units} hidden units and {classes} outputs; got {array.shape} and {velocity.shape}")
-    if len(labels) != len(X) or (len(labels) and not 0 <= labels.min() <= labels.max() < classes):
+    if len(labels) != n_rows or (len(labels) and not 0 <= labels.min() <= labels.max() < classes):
         raise ValueError(f"labels must be one per row of X, each in 0-{classes - 1}")
-    if batch_size < 1 or len(order) > len(X) or (len(order) and not 0 <= order.min() <= order.max() < len(X)):
-        raise ValueError(f"batch_size must be at least 1 and order must index the {len(X)} rows of X")
-    return compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2, learning_rate,
-                              momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
-                              skip_zero_inputs)
+    if batch_size < 1 or len(order) > n_rows or (len(order) and not 0 <= order.min() <= order.max() < n_rows):
+        raise ValueError(f"batch_size must be at least 1 and order must index the {n_rows} rows of X")
+    return compiled_sgd_epoch(X.indptr, X.indices, X.values, labels, order, batch_size, W1, b1, W2, b2,
+                              V1, vb1, V2, vb2, learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind,
+                              cost, relu_by_assignment)
 
 
 @cached_njit(fastmath=FASTMATH)
-def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
-                       learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
-                       skip_zero_inputs):
+def compiled_sgd_epoch(indptr, indices, values, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
+                       learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment):
     """Train one epoch over X[order] in mini-batches; return the summed cost (plus each step's L2 term).
 
-    Each step: forward, the per-sample cost, the output delta, backpropagation through
-    W2 as it was before the step, then the update of every parameter from the gradient
-    summed over the mini-batch. `relu_by_assignment` picks scikit-learn's ReLU derivative
-    (delta[a == 0] = 0) over network.py's (delta * (a > 0)); they differ only for NaN.
-    The momentum buffers are not touched when momentum is 0; the L2 term is summed
-    only when alpha is not 0. `skip_zero_inputs` False visits every input (the same
-    bits, slower: a test holds them equal).
+    X is given by its non-zeros (`SparseRows`). Each step: forward, the per-sample cost,
+    the output delta, backpropagation through W2 as it was before the step, then the
+    update of every parameter from the gradient summed over the mini-batch.
+    `relu_by_assignment` picks scikit-learn's ReLU derivative (delta[a == 0] = 0) over
+    network.py's (delta * (a > 0)); they differ only for NaN. The momentum buffers are
+    not touched when momentum is 0; the L2 term is summed only when alpha is not 0.
+    Plain SGD (neither) updates only the W1 rows of pixels some image of the step has:
+    the others' gradient is an exact 0, which leaves a finite weight's bits as they are.
     """
-    n, inputs = order.size, X.shape[1]  # the epoch is X[order], whatever its length
+    n, inputs = order.size, W1.shape[1]  # the epoch is X[order], whatever its length
     units, classes = W1.shape[0], W2.shape[0]
-    W1T, V1T = np.ascontiguousarray(W1.T), np.ascontiguousarray(V1.T)
-    GT = np.empty((inputs, units), np.float32)
+    lanes = (units + LANES - 1) // LANES * LANES  # W1 rows padded with zero lanes, which stay zero
+    W1T, V1T, GT = np.zeros((inputs, lanes), np.float32), np.zeros((inputs, lanes), np.float32), \
+        np.zeros((inputs, lanes), np.float32)
+    W1T[:, :units] = W1.T
+    V1T[:, :units] = V1.T
     W1T_flat, V1T_flat, GT_flat = W1T.reshape(W1T.size), V1T.reshape(V1T.size), GT.reshape(GT.size)
-    hidden = np.empty((batch_size, units), np.float32)
+    hidden = np.zeros((batch_size, lanes), np.float32)
+    delta1 = np.zeros((batch_size, lanes), np.float32)
     out = np.empty((batch_size, classes), np.float32)
-    delta1 = np.empty((batch_size, units), np.float32)
     logits = np.empty(classes, np.float32)
     g_units, g_classes = np.empty(units, np.float32), np.empty(classes, np.float32)
-    partial = np.empty(PARTIAL_SUMS, np.float32)
+    W1_flat = np.empty(inputs * units, np.float32)  # W1T unpadded, for the L2 term's sum
     ones = np.ones(batch_size, np.float32)  # weights of a plain sum over the mini-batch (the bias gradients)
+    longest_row = 0
+    for r in range(indptr.size - 1):
+        longest_row = max(longest_row, indptr[r + 1] - indptr[r])
+    batch_entries = min(batch_size * longest_row, indptr[-1])
+    first, touched = np.empty(inputs + 1, np.int64), np.empty(inputs, np.int64)
+    images, scales = np.empty(batch_entries, np.int64), np.empty(batch_entries, np.float32)
     lr, mom, l2 = np.float32(learning_rate), np.float32(momentum), np.float32(alpha)
+    plain_sgd = mom == ZERO and l2 == ZERO
     total = 0.0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         rows = order[start:start + m]
-        _hidden_layer(X, rows, W1T, b1, hidden_kind, hidden, skip_zero_inputs)
+        _hidden_layer(indptr, indices, values, rows, W1T, b1, hidden_kind, hidden)
         for i in range(m):
             label = labels[rows[i]]
             for c in range(classes):
@@ -282,7 +379,7 @@ def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2
             total += _output_and_cost(logits, label, out[i], output_kind, cost)
             _output_delta(out[i], label, output_kind, cost)
             # back through W2 (as it was before this step) and the hidden activation
-            _weighted_row_sum(out[i], W2, classes, delta1[i])
+            _weighted_row_sum(out[i], W2, classes, delta1[i, :units])
             for j in range(units):
                 a = hidden[i, j]
                 if hidden_kind == RELU and relu_by_assignment:
@@ -292,21 +389,30 @@ def compiled_sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2
         if l2 != ZERO:  # the weights before the step, as the library sums them
             squared = ZERO
             for c in range(classes):
-                squared += _sum_of_squares(W2[c], partial)
-            total += 0.5 * alpha * (squared + _sum_of_squares(W1T_flat, partial))
+                squared += _sum_of_squares(W2[c])
+            total += 0.5 * alpha * (squared + _sum_of_squares_of_rows(W1T, units, W1_flat))
         inv_m = ONE / np.float32(m)
         for c in range(classes):
-            _weighted_row_sum(out[:, c], hidden, m, g_units)
+            _weighted_row_sum(out[:, c], hidden[:, :units], m, g_units)
             _update(W2[c], g_units, V2[c], inv_m, lr, mom, nesterov, l2)
         _weighted_row_sum(ones, out, m, g_classes)
         _update(b2, g_classes, vb2, inv_m, lr, mom, nesterov, ZERO)
-        _input_gradients(X, rows, delta1, GT, skip_zero_inputs)
-        _update(W1T_flat, GT_flat, V1T_flat, inv_m, lr, mom, nesterov, l2)
-        _weighted_row_sum(ones, delta1, m, g_units)
+        # dC/dW1, transposed: row k sums x_k delta over the step's images that have pixel k; other rows are 0
+        count = _pixels_of_batch(indptr, indices, values, rows, first, images, scales, touched)
+        for t in range(count):
+            k = touched[t]
+            gather_sum(GT, k, scales, images, first[k], first[k + 1], delta1)
+        if plain_sgd:
+            _update_rows(W1T, GT, touched, count, inv_m, lr)
+        else:
+            _update(W1T_flat, GT_flat, V1T_flat, inv_m, lr, mom, nesterov, l2)
+        _zero_rows(GT, touched, count)
+        _weighted_row_sum(ones, delta1[:, :units], m, g_units)
         _update(b1, g_units, vb1, inv_m, lr, mom, nesterov, ZERO)
-    W1[:] = W1T.T
-    V1[:] = V1T.T
+    W1[:] = W1T[:, :units].T
+    V1[:] = V1T[:, :units].T
     return total
 
 
-compile_now(compiled_sgd_epoch, EPOCH_SIGNATURE, dispatchers(globals()))
+with slp_vectorize():
+    compile_now(compiled_sgd_epoch, EPOCH_SIGNATURE, dispatchers(globals()))
