@@ -36,11 +36,6 @@ LANES = 32  # lanes per block; a row's length must be a multiple (sgd_kernel pad
 FASTMATH = {"contract"}  # as sgd_kernel: fused multiply-adds, no reassociation
 
 
-def padded_lanes(units: int) -> int:
-    """The row length that holds `units` lanes in whole blocks."""
-    return (units + LANES - 1) // LANES * LANES
-
-
 def _gather_sum_source() -> str:
     lanes = range(LANES)
     lines = [

@@ -32,7 +32,8 @@ Both sums run in lane_blocks.gather_sum, with the lanes in registers.
 Layout: the caller's W1 is (hidden, inputs) and W2 (outputs, hidden), one row per
 unit, as in network.py; inside an epoch W1 and its momentum are held transposed,
 (inputs, hidden), so that an input's weights to every hidden unit are contiguous
-lanes, padded with zero lanes to whole blocks of lane_blocks.LANES. Everything is float32, as in the NumPy paths; the loss sums in float64.
+lanes, padded with zero lanes to whole blocks of lane_blocks.LANES. Everything is
+float32, as in the NumPy paths; the loss sums in float64.
 NaN and infinity propagate as they do in NumPy (no fast-math assumptions about
 them), so a diverging run still shows up as a non-finite loss.
 """
