@@ -122,6 +122,7 @@ class CustomNetwork:
         if compiled and self.dtype != np.float32:
             raise ValueError(f"the compiled epoch trains in float32, not {self.dtype}; pass compiled=False")
         self.compiled, self.activation_name = compiled, activation
+        self._sparse_rows_of = sgd_kernel.SparseRowsCache()
         self.hidden, self.hidden_prime = ACTIVATIONS[activation]
         self.output_name = output_name
         self.output, self.output_prime = OUTPUTS[output_name]
@@ -201,9 +202,8 @@ class CustomNetwork:
         """Shuffle, then one SGD step per mini-batch; returns the mean cost per sample."""
         order = self.rng.permutation(len(x))
         if self.compiled:
-            if getattr(self, "_sparse_source", None) is not x:  # its non-zeros, found once per training set
-                self._sparse_source, self._sparse_rows = x, sgd_kernel.sparse_rows(x)
-            return self.compiled_epoch(self._sparse_rows, labels, order, batch_size, learning_rate) / len(x)
+            rows = self._sparse_rows_of(x)
+            return self.compiled_epoch(rows, labels, order, batch_size, learning_rate) / len(x)
         y_onehot = one_hot(labels, self.dtype)
         total = 0.0
         with np.errstate(over="ignore", invalid="ignore"):

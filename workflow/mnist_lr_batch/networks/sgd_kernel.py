@@ -302,6 +302,20 @@ def sparse_rows(X: np.ndarray, skip_zero_inputs: bool = True) -> SparseRows:
     return SparseRows(indptr, columns.astype(np.int32), X[rows, columns], X.shape)
 
 
+class SparseRowsCache:
+    """The CSR of the training set last asked for: epoch after epoch passes the same array, so a run
+    builds it once. Keyed on the array's identity, so a training set must not be edited in place."""
+
+    def __init__(self) -> None:
+        self._source: np.ndarray | None = None
+        self._rows: SparseRows | None = None
+
+    def __call__(self, X: np.ndarray) -> SparseRows:
+        if self._source is not X:
+            self._source, self._rows = X, sparse_rows(X)
+        return self._rows
+
+
 def sgd_epoch(X, labels, order, batch_size, W1, b1, W2, b2, V1, vb1, V2, vb2,
               learning_rate, momentum, nesterov, alpha, hidden_kind, output_kind, cost, relu_by_assignment,
               skip_zero_inputs=True):

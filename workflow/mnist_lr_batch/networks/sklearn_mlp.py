@@ -86,10 +86,10 @@ class FastMLPClassifier(MLPClassifier):
         v1, v2, vb1, vb2 = self._optimizer.velocities
         kernel_weights = [kernel_layout(w1), kernel_layout(w2)]
         kernel_velocities = [kernel_layout(v1), kernel_layout(v2)]
-        if getattr(self, "_sparse_source", None) is not X:  # its non-zeros, found once per training set
-            self._sparse_source, self._sparse_rows = X, sgd_kernel.sparse_rows(X)
+        if not hasattr(self, "_sparse_rows_of"):  # set here: an estimator's __init__ takes only its params
+            self._sparse_rows_of = sgd_kernel.SparseRowsCache()
         accumulated_loss = sgd_kernel.sgd_epoch(
-            self._sparse_rows, np.argmax(y, axis=1), order, batch_size,
+            self._sparse_rows_of(X), np.argmax(y, axis=1), order, batch_size,
             kernel_weights[0], b1, kernel_weights[1], b2, kernel_velocities[0], vb1, kernel_velocities[1], vb2,
             self.learning_rate_init, self.momentum, self.nesterovs_momentum, self.alpha,
             KERNEL_ACTIVATION[self.activation], sgd_kernel.SOFTMAX, sgd_kernel.LOG_LOSS, True,
