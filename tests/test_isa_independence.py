@@ -77,6 +77,16 @@ def test_openblas_runs_its_avx2_kernels_on_every_avx2_cpu(monkeypatch, flags, pr
     assert os.environ.get("OPENBLAS_CORETYPE") == expected
 
 
+def test_the_cpu_is_read_from_cpuinfo_and_a_missing_file_is_no_error(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel\t\t: 85\nmodel name\t: Example CPU @ 2.0GHz\n"
+                       "flags\t\t: fpu avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert isa.cpu_flags(cpuinfo) == {"fpu", "avx2", "fma"}  # the first CPU's
+    assert isa.cpuinfo_field("model name", cpuinfo) == "Example CPU @ 2.0GHz"
+    assert isa.cpu_flags(tmp_path / "missing") == set()
+    assert isa.cpuinfo_field("model name", tmp_path / "missing") is None
+
+
 def test_a_training_process_loads_openblas_with_its_haswell_kernels():
     """The variable takes effect only before NumPy loads OpenBLAS: check in a fresh process, as a job is."""
     if not {"avx2", "fma"} <= isa.cpu_flags():

@@ -24,13 +24,18 @@ HASWELL_FEATURES = frozenset({
 LIBRARY_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "OPENBLAS_CORETYPE")
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU's feature flags as the kernel lists them (empty where there is no /proc/cpuinfo)."""
+def cpuinfo_field(field: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The first CPU's `field` as the kernel lists it, or None (no such field, or no /proc/cpuinfo)."""
     if cpuinfo.is_file():
         for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.partition(":")[2].split())
-    return set()
+            if line.startswith(field):
+                return line.partition(":")[2].strip()
+    return None
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags as the kernel lists them (empty where there is no /proc/cpuinfo)."""
+    return set((cpuinfo_field("flags", cpuinfo) or "").split())
 
 
 def use_avx2_blas(flags: set[str] | None = None) -> None:
@@ -69,12 +74,7 @@ def haswell_build() -> dict[str, str]:
 
 def cpu_model() -> str:
     """The CPU's model name, as the kernel reports it (/proc/cpuinfo on Linux)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def kernel_target() -> dict[str, str]:
