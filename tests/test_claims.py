@@ -223,3 +223,10 @@ def test_no_verdict_where_the_paper_omitted_the_network():
     assert math.isnan(row["paper_best_percent"]) and "the paper omitted this network" in row["note"]
     assert row[["paper_consistent_with_one_run", "paper_inside_paper_cell_pi"]].tolist() == ["", ""]
     assert "| nan |" not in compare.markdown(compare.comparison_table(runs, REPORTED))
+
+
+def test_a_run_without_the_papers_sweeps_says_so_instead_of_an_empty_table():
+    runs = keras_sigmoid({0.01: [96.0], 0.1: [96.5]}).assign(experiment="sweep2d")
+    table = compare.comparison_table(runs, REPORTED)
+    assert table.empty
+    assert compare.markdown(table) == compare.NO_PAPER_SWEEPS and "|" not in compare.NO_PAPER_SWEEPS

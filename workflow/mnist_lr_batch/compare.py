@@ -184,8 +184,14 @@ Intervals are shown clipped to 0-100%; the CSV keeps them unclipped.
 """
 
 
+NO_PAPER_SWEEPS = ("This run has neither of the paper's two sweeps (`learning_rate`, `batch_size` in its config), "
+                   "so none of its values can be held against the paper's.\n")
+
+
 def markdown(table: pd.DataFrame) -> str:
     """A readable rendering: accuracy in %, where it was reached, the difference in points."""
+    if table.empty:
+        return NO_PAPER_SWEEPS
     lines = [
         "| experiment | activation | network | paper best % (lr, batch) | (a) one run's best over the sweep: "
         "mean [min-max] | (a) 95% PI, one run | (a) paper | (b) at paper's cell: mean | (b) 95% PI | (b) paper "
