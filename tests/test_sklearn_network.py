@@ -184,3 +184,22 @@ print(repr(trainer.train_epoch()), sys.modules.get("pandas") is not None)
     loss, pandas_loaded = result.stdout.split()
     assert pandas_loaded == "False"
     assert float(loss) == sklearn_mlp.build(cell(), synthetic_split()).train_epoch()
+
+
+def test_training_and_evaluation_skip_the_libraries_finiteness_scan(monkeypatch):
+    """The data were checked once when loaded; a scan per epoch and per evaluation is time, not safety."""
+    import sklearn
+    import sklearn.utils.validation
+
+    split = synthetic_split()
+    trainer = sklearn_mlp.build(cell(), split)
+    scanned = []  # the checks that would scan (the library skips them under assume_finite)
+    check = sklearn.utils.validation._assert_all_finite
+    monkeypatch.setattr(sklearn.utils.validation, "_assert_all_finite", lambda *args, **kwargs: (
+        scanned.append(1) if not sklearn.get_config()["assume_finite"] else None, check(*args, **kwargs)))
+    trainer.train_epoch()
+    assert not scanned
+    expected = trainer.classifier.predict(split.x_test)  # the library's own call does scan
+    assert scanned
+    scanned.clear()
+    assert (trainer.predict(split.x_test) == expected).all() and not scanned

@@ -151,7 +151,8 @@ class SklearnTrainer:
         return float(self.classifier.loss_)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # assume_finite: scanning the 10,000 checked images for NaN cost a fifth of each evaluation.
+        with warnings.catch_warnings(), np.errstate(all="ignore"), sklearn.config_context(assume_finite=True):
             warnings.simplefilter("ignore", RuntimeWarning)
             return self.classifier.predict(self.as_input(x))
 
