@@ -230,3 +230,13 @@ def test_a_run_without_the_papers_sweeps_says_so_instead_of_an_empty_table():
     table = compare.comparison_table(runs, REPORTED)
     assert table.empty
     assert compare.markdown(table) == compare.NO_PAPER_SWEEPS and "|" not in compare.NO_PAPER_SWEEPS
+
+
+def test_the_comparison_opens_with_how_many_of_the_papers_values_are_consistent():
+    consistent = keras_sigmoid({0.01: [96.9, 96.0, 96.7], 0.1: [96.0, 97.1, 96.5]})  # the paper: 96.92
+    outside = runs_table({("sklearn", "sigmoid", 0.01): [95.0, 95.1, 95.2], ("sklearn", "sigmoid", 0.1): [94.0, 94.1, 94.2]})
+    table = compare.comparison_table(pd.concat([consistent, outside]), REPORTED)
+    assert compare.markdown(table).startswith("**1 of 2 reported values consistent with one run of ours.**\n")
+    one_seed = compare.comparison_table(keras_sigmoid({0.1: [96.0]}), REPORTED)
+    assert compare.markdown(one_seed).startswith(
+        "**No verdict on the 1 reported values (1 seed: no prediction interval).**\n")

@@ -192,7 +192,10 @@ def markdown(table: pd.DataFrame) -> str:
     """A readable rendering: accuracy in %, where it was reached, the difference in points."""
     if table.empty:
         return NO_PAPER_SWEEPS
+    counts = consistency_counts(table)
     lines = [
+        f"**{counts[0].upper() + counts[1:]}.**",
+        "",
         "| experiment | activation | network | paper best % (lr, batch) | (a) one run's best over the sweep: "
         "mean [min-max] | (a) 95% PI, one run | (a) paper | (b) at paper's cell: mean | (b) 95% PI | (b) paper "
         "inside | our best cell: mean (95% CI of mean) at (lr, batch) | diff (pp) | note |",
