@@ -75,7 +75,8 @@ def test_tables_and_figures(quick_run):
     assert len(pd.read_csv(results / "summary.csv")) == 18
     comparison = pd.read_csv(results / "paper_comparison.csv")
     assert len(comparison) == 18 and comparison["note"].str.contains("not the paper's settings").all()
-    assert (results / "paper_comparison.md").read_text().startswith("| experiment |")
+    assert (results / "paper_comparison.md").read_text().startswith(
+        "**No verdict on the 16 reported values (1 seed: no prediction interval).**\n\n| experiment |")
     assert {"sweep_best_pi95_low_percent", "paper_consistent_with_one_run"} <= set(comparison.columns)
     scorecard = pd.read_csv(results / "claims.csv")
     assert len(scorecard) == 12  # every claim listed; one cell per sweep leaves most "not run"
