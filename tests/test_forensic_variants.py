@@ -173,6 +173,53 @@ def test_forensics_says_which_hypothesis_makes_the_paper_consistent():
     reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
     text = forensics.forensics(pd.DataFrame(rows), reported, {"sklearn_recipe": "learning_rate"})
     assert "### sklearn, relu: the paper reports 95.88% at lr 0.01" in text
-    default, integer = [line for line in text.splitlines() if line.startswith("| as in") or "integer" in line]
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    default, integer = [line for line in table if line.startswith("| as in") or "integer" in line]
     assert "**not consistent**" in default and "| 96.80 [96.70-96.90] |" in default
     assert "**consistent**" in integer and "| -0.90 (" in integer  # the effect against the default
+    assert text.splitlines()[2] == (
+        "**One run's best over the sweep: our default is not consistent with the paper in 1 of 1 tables, and 1 of "
+        "them is closed by partial_fit with an integer random_state (epochs 2.. repeat one order). At the paper's "
+        "own cell: our default is not consistent with the paper in 1 of 1 tables, and 1 of them is closed by "
+        "partial_fit with an integer random_state (epochs 2.. repeat one order).**")
+
+
+def test_a_hypothesis_closes_a_gap_only_by_a_shift_toward_the_paper_not_by_a_wider_spread():
+    from mnist_lr_batch import forensics
+
+    paper = 95.88
+    default = forensics.judge([96.7, 96.8, 96.9, 96.75, 96.85], paper)
+    assert default.consistent == "not consistent"
+    wider = forensics.judge([95.0, 98.6, 96.8, 95.4, 98.2], paper, default.values)  # same mean, wide spread
+    shifted = forensics.judge([95.8, 95.9, 96.0, 95.85, 95.95], paper, default.values)
+    away = forensics.judge([97.8, 97.9, 98.0, 97.85, 97.95], paper, default.values)
+    partway = forensics.judge([96.3, 96.4, 96.5, 96.35, 96.45], paper, default.values)  # a shift, still outside
+    assert partway.consistent == "not consistent" and not partway.closes_gap(default, paper)
+    assert wider.consistent == "consistent" and not wider.closes_gap(default, paper)
+    assert shifted.consistent == "consistent" and shifted.closes_gap(default, paper)
+    assert not away.closes_gap(default, paper)
+    assert not default.closes_gap(default, paper)  # the default is no hypothesis
+
+
+def test_forensics_says_when_a_variant_changes_no_run_at_all():
+    import pandas as pd
+    from conftest import REPO
+
+    from mnist_lr_batch import forensics
+
+    rows = []
+    for variant in ["paper", "output-logits", "dropout-0.2"]:
+        for seed, noise in enumerate([-0.1, 0.0, 0.1]):
+            for rate in [0.01, 0.1]:
+                # the logits variant ends every run as the default does; Dropout differs in one run only
+                changed = variant == "dropout-0.2" and seed == 2 and rate == 0.1
+                rows.append({"experiment": "keras_quickstart", "network": "keras", "variant": variant,
+                             "protocol": "paper", "activation": "sigmoid", "learning_rate": rate, "batch_size": 10,
+                             "seed": seed, "best_epoch": 20, "best_val_accuracy": (96.6 + noise) / 100,
+                             "final_val_accuracy": (96.5 + noise - (0.01 if changed else 0)) / 100})
+    reported = pd.read_csv(REPO / "config" / "paper_reported_best.csv")
+    text = forensics.forensics(pd.DataFrame(rows), reported, {"keras_quickstart": "learning_rate"})
+    logits = next(line for line in text.splitlines() if line.startswith("| logits output"))
+    dropout = next(line for line in text.splitlines() if line.startswith("| Dropout"))
+    assert "(the default's result in all 6 runs)" in logits
+    assert "the default's result" not in dropout
