@@ -9,6 +9,7 @@ from conftest import REPO
 from mnist_lr_batch import publish
 
 PUBLISHED = [REPO / "docs" / "full_run", REPO / "docs" / "replicates"]
+FORENSICS = REPO / "docs" / "forensics"
 SWEEP2D = REPO / "docs" / "sweep2d"  # a 2-D grid: no paper sweeps, so tables and figures, no verdicts
 GENERATED = ["summary.csv", "paper_comparison.csv", "paper_comparison.md", "claims.csv", "claims.md"]
 
@@ -22,11 +23,15 @@ def test_committed_verdicts_are_regenerated_exactly_from_the_committed_runs(docs
 
 
 def test_the_committed_forensics_are_regenerated_exactly_from_their_runs(tmp_path):
-    from mnist_lr_batch import forensics
+    import yaml
 
-    docs = REPO / "docs" / "forensics"
-    text = forensics.forensics(pd.read_csv(docs / "runs.csv"), pd.read_csv(publish.REPORTED),
-                               {"sklearn_recipe": "learning_rate"})
+    from mnist_lr_batch import forensics, grid
+
+    docs = FORENSICS
+    config = yaml.safe_load((docs / "config.yaml").read_text())
+    experiments = {name: grid.x_axis(experiment) for name, experiment in config["experiments"].items()
+                   if experiment.get("question") == "forensics"}
+    text = forensics.forensics(pd.read_csv(docs / "runs.csv"), pd.read_csv(publish.REPORTED), experiments)
     assert text == (docs / "forensics.md").read_text()
 
 
@@ -49,6 +54,17 @@ def test_publish_copies_a_finished_run(tmp_path):
         publish.main(["--results", str(tmp_path / "missing"), "--docs", str(tmp_path / "docs")])
 
 
+def test_publish_copies_a_forensics_runs_table_of_hypotheses(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "runs.csv").write_text((REPO / "docs" / "forensics" / "runs.csv").read_text())
+    pd.DataFrame(columns=["network", "run_file", "epoch", "val_accuracy", "test_accuracy", "train_loss"]).to_csv(
+        results / "epochs.csv", index=False)
+    (results / "forensics.md").write_text("# Forensics\n")
+    assert publish.main(["--results", str(results), "--docs", str(tmp_path / "docs")]) == 0
+    assert (tmp_path / "docs" / "forensics.md").read_text() == "# Forensics\n"
+
+
 def readme_results() -> str:
     text = (REPO / "README.md").read_text()
     return text[text.index("## Results"):text.index("\n## ", text.index("## Results") + 1)]
@@ -62,6 +78,11 @@ def test_the_readme_quotes_each_published_verdict_count_verbatim(docs, name):
     if name == "paper_comparison.md" and count.startswith("No verdict"):
         return  # one seed: nothing to count, the README says so in words
     assert count in " ".join(readme_results().split()), f"the README does not quote {docs.name}/{name}: {count}"
+
+
+def test_the_readme_quotes_the_forensics_verdict_verbatim():
+    sentence = next(line for line in (FORENSICS / "forensics.md").read_text().splitlines() if line.startswith("**"))
+    assert sentence.strip("*.") in " ".join(readme_results().split()), "the README does not quote forensics.md"
 
 
 def test_every_percentage_in_the_readme_results_comes_from_a_linked_generated_file():
@@ -86,7 +107,7 @@ def test_the_committed_2d_sweep_is_its_runs_summary_and_heatmap_without_verdicts
     assert not (SWEEP2D / "claims.md").exists() and not (SWEEP2D / "paper_comparison.md").exists()
 
 
-@pytest.mark.parametrize("docs", [*PUBLISHED, SWEEP2D], ids=lambda path: path.name)
+@pytest.mark.parametrize("docs", [*PUBLISHED, SWEEP2D, FORENSICS], ids=lambda path: path.name)
 def test_the_published_curves_are_the_published_runs(docs):
     """epochs.csv (what a rerun is verified against) and runs.csv come from the same runs: each run's
     best epoch accuracy is the maximum of its curve, and no run is in one table only."""
