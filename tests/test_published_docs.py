@@ -27,12 +27,9 @@ def test_the_committed_forensics_are_regenerated_exactly_from_their_runs(tmp_pat
 
     from mnist_lr_batch import forensics, grid
 
-    docs = FORENSICS
-    config = yaml.safe_load((docs / "config.yaml").read_text())
-    experiments = {name: grid.x_axis(experiment) for name, experiment in config["experiments"].items()
-                   if experiment.get("question") == "forensics"}
-    text = forensics.forensics(pd.read_csv(docs / "runs.csv"), pd.read_csv(publish.REPORTED), experiments)
-    assert text == (docs / "forensics.md").read_text()
+    experiments = grid.forensic_experiments(yaml.safe_load((FORENSICS / "config.yaml").read_text()))
+    text = forensics.forensics(pd.read_csv(FORENSICS / "runs.csv"), pd.read_csv(publish.REPORTED), experiments)
+    assert text == (FORENSICS / "forensics.md").read_text()
 
 
 def test_publish_copies_a_finished_run(tmp_path):
@@ -57,7 +54,7 @@ def test_publish_copies_a_finished_run(tmp_path):
 def test_publish_copies_a_forensics_runs_table_of_hypotheses(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
-    (results / "runs.csv").write_text((REPO / "docs" / "forensics" / "runs.csv").read_text())
+    (results / "runs.csv").write_text((FORENSICS / "runs.csv").read_text())
     pd.DataFrame(columns=["network", "run_file", "epoch", "val_accuracy", "test_accuracy", "train_loss"]).to_csv(
         results / "epochs.csv", index=False)
     (results / "forensics.md").write_text("# Forensics\n")

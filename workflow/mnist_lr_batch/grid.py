@@ -359,6 +359,12 @@ def x_axis(experiment: Mapping[str, Any]) -> str:
     return "batch_size" if single_rate and len(experiment["batch_sizes"]) > 1 else "learning_rate"
 
 
+def forensic_experiments(config: Mapping[str, Any]) -> dict[str, str]:
+    """Each forensic experiment (`question: forensics`) and the axis it sweeps, in the config's order."""
+    return {name: x_axis(experiment) for name, experiment in config["experiments"].items()
+            if experiment.get("question") == "forensics"}
+
+
 def describe(config: Mapping[str, Any], name: str) -> str:
     """The exact settings of one experiment, in words, for figure and table captions."""
     experiment = config["experiments"][name]

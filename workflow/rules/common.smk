@@ -141,14 +141,7 @@ def findings_files():
 
 def forensic_experiments(wildcards):
     """JSON for the forensics step: each forensic experiment and the axis it sweeps (grows with experiments only)."""
-    return shlex.quote(
-        json.dumps(
-            {
-                name: grid.x_axis(config["experiments"][name])
-                for name in questions().get("forensics", [])
-            }
-        )
-    )
+    return shlex.quote(json.dumps(grid.forensic_experiments(config)))
 
 
 def forensics_files():
