@@ -99,11 +99,13 @@ PAPER_FIGURES = {
     "learning_rate": "Paper's Figures 1-3 (learning rate)",
     "batch_size": "Paper's Figures 4-6 (mini-batch size)",
 }
+# Report category titles carry no colon: Snakemake makes each an rst link target, whose name a colon ends
+# (four "Forensics: ..." categories were one duplicate target, warned about on the front page).
 QUESTION_TITLES = {
-    "relu": "Open question: why the custom network fails with ReLU",
-    "initialisation": "Open question: does initialisation explain the gap",
-    "high_learning_rates": "Open question: Keras at high learning rates",
-    "forensics": "Forensics: which detail explains a gap to the paper",
+    "relu": "Open question — why the custom network fails with ReLU",
+    "initialisation": "Open question — does initialisation explain the gap",
+    "high_learning_rates": "Open question — Keras at high learning rates",
+    "forensics": "Forensics — which detail explains a gap to the paper",
 }
 
 
@@ -116,7 +118,7 @@ def report_category(wildcards):
     if "question" in settings:
         return f"{QUESTION_TITLES[settings['question']]} ({name})"
     if settings.get("protocol") == "heldout":
-        return f"Held-out protocol: how optimistic is the paper's ({name})"
+        return f"Held-out protocol — how optimistic is the paper's ({name})"
     return f"Experiment {name}"
 
 
