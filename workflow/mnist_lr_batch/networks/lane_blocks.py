@@ -1,15 +1,19 @@
-"""The compiled epoch's inner loop, a sum of scaled rows, with its running sum in registers.
+"""The compiled epoch's two hot loops over 32-lane rows, written so that LLVM vectorises them.
 
-Both hot loops of sgd_kernel are the same sum: the hidden layer's W1 x (the rows of W1,
-transposed, picked and scaled by an image's non-zero pixels) and the weight gradient's
-sum over the mini-batch of x_k delta (the rows of delta, picked and scaled by the images
-that have pixel k). Written as `out[:] += s * row[:]` per term, the running sum goes
-through memory and every term waits for the previous store; LLVM cannot keep it in
-registers because it cannot prove `out` and the rows apart. `gather_sum` is the same sum
-with one scalar variable per lane, which LLVM's SLP vectoriser packs into vector
+`gather_sum` is the hidden layer's W1 x: the rows of W1, transposed, picked and scaled by
+an image's non-zero pixels, summed into one row. Written as `out[:] += s * row[:]` per term,
+the running sum goes through memory and every term waits for the previous store; LLVM cannot
+keep it in registers because it cannot prove `out` and the rows apart. `gather_sum` is the
+same sum with one scalar variable per lane, which LLVM's SLP vectoriser packs into vector
 registers (`slp_vectorize`, set while the kernel compiles). Its indices are unsigned, so
 Numba emits no negative-index wraparound, which would keep the vectoriser out. About 8x
 faster per non-zero pixel on a 32-lane row (benchmarks/RESULTS.md, "Lanes in registers").
+
+`add_scaled_row` is the weight gradient's term, out[k] += x_k delta[i]: each term goes to
+another row than the one before, so nothing waits on a store. Written as a loop over the
+row's length, LLVM's loop vectoriser picks 64 floats per iteration for AVX-512 and runs a
+32-lane row in its remainder loop; 32 statements, every load before any store, pack into
+two (or four AVX2) fused multiply-adds (benchmarks/RESULTS.md, "Scattered weight gradient").
 
 The bits are the written order's: each lane is its own sum, term by term in the order
 given, from +0, one fused multiply-add per term. Packing lanes into a vector changes no
@@ -53,9 +57,28 @@ def _gather_sum_source() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _add_scaled_row_source() -> str:
+    lanes = range(LANES)
+    lines = [
+        "def add_scaled_row(out, out_row, scale, matrix, row):",
+        '    """out[out_row] += scale * matrix[row], lane by lane (one fused multiply-add each)."""',
+        "    target, source = np.uint64(out_row), np.uint64(row)",
+        "    for block in range(0, out.shape[1], LANES):",
+        "        first_lane = np.uint64(block)",
+        # Every load before any store, in the source's own order: the SLP vectoriser may then pack
+        # them without proving that out and matrix do not overlap.
+        *[f"        m{j} = matrix[source, first_lane + np.uint64({j})]" for j in lanes],
+        *[f"        o{j} = out[target, first_lane + np.uint64({j})]" for j in lanes],
+        *[f"        out[target, first_lane + np.uint64({j})] = o{j} + scale * m{j}" for j in lanes],
+    ]
+    return "\n".join(lines) + "\n"
+
+
 _namespace = {"LANES": LANES, "ZERO": np.float32(0.0), "np": np, "__name__": __name__}
-exec(compile(_gather_sum_source(), __file__, "exec"), _namespace)  # noqa: S102 - our own generated source
+_source = _gather_sum_source() + _add_scaled_row_source()
+exec(compile(_source, __file__, "exec"), _namespace)  # noqa: S102 - our own generated source
 gather_sum = cached_njit(fastmath=FASTMATH)(_namespace["gather_sum"])
+add_scaled_row = cached_njit(fastmath=FASTMATH)(_namespace["add_scaled_row"])
 
 
 @contextlib.contextmanager
