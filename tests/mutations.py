@@ -65,6 +65,7 @@ T_CUSTOM, T_KERNEL = "tests/test_custom_network.py", "tests/test_sgd_kernel.py"
 T_SKLEARN = "tests/test_sklearn_network.py"
 T_KERAS, T_TRAINING, T_RESULTS = "tests/test_keras_network.py", "tests/test_training.py", "tests/test_results.py"
 T_CLAIMS, T_PROTOCOLS = "tests/test_claims.py", "tests/test_protocols_and_matching.py"
+T_BITS = "tests/test_published_bits.py"
 RERUN = "tests/test_reruns.py::test_editing_training_code_reruns_exactly_the_networks_that_use_it"
 
 MUTATIONS = [
@@ -78,6 +79,11 @@ MUTATIONS = [
              "gradient = (g[k] + alpha * w) * inv_m", "gradient = g[k] * inv_m", T_KERNEL, T_SKLEARN),
     mutation("kernel: L2 term dropped from the loss", KERNEL,
              "total += 0.5 * alpha * (squared + _sum_of_squares_of_rows(W1T, units, W1_flat))", "pass", T_KERNEL, T_SKLEARN),
+    mutation("kernel: weight gradient summed in reverse batch order (same maths, other bits)", KERNEL,
+             "    for i in range(rows.size):\n        r = rows[i]\n        for p in range(indptr[r], indptr[r + 1]):\n"
+             "            k, x = indices[p], values[p]",
+             "    for i in range(rows.size - 1, -1, -1):\n        r = rows[i]\n        for p in range(indptr[r], indptr[r + 1]):\n"
+             "            k, x = indices[p], values[p]", T_BITS),
     mutation("kernel: momentum term dropped", KERNEL,
              "velocity = momentum * v[k] - lr * gradient", "velocity = -lr * gradient", T_KERNEL, T_SKLEARN),
     mutation("kernel: Nesterov look-ahead ignored", KERNEL,
