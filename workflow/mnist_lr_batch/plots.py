@@ -153,7 +153,13 @@ def time_figure(runs: pd.DataFrame, experiment: str, x_axis: str):
         axis.set_title(f"{activation} activation", fontsize=10)
         axis.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("training time per run (s, log scale)")
-    axes[0][0].legend(fontsize=8)
+    # One legend for all panels, below them: inside a panel it hid the curves beneath it.
+    entries = {}
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    figure.legend(entries.values(), entries.keys(), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  ncol=len(entries), frameon=False)
     figure.suptitle(f"Execution time by {x_axis.replace('_', ' ')} (network built to last epoch, data loading "
                     f"excluded)\n({settings_line(data)})", fontsize=10)
     figure.tight_layout()
