@@ -21,7 +21,7 @@ import pytest
 from conftest import REPO
 from mnist_lr_batch.data import load_split
 from mnist_lr_batch.grid import Cell
-from mnist_lr_batch.networks import custom, sklearn_mlp
+from mnist_lr_batch.networks import network_module
 from mnist_lr_batch.training import train_and_evaluate
 
 EPOCHS = 2
@@ -46,7 +46,7 @@ def test_the_first_epochs_match_the_published_run_bit_for_bit(run, published_epo
     published = published_epochs[published_epochs.run_file == run_file].sort_values("epoch").head(EPOCHS)
     assert len(published) == EPOCHS, f"{run_file} is not in docs/full_run/epochs.csv"
     cell = dataclasses.replace(Cell.from_path(run_file), epochs=EPOCHS)
-    module = {"custom": custom, "sklearn": sklearn_mlp}[cell.network]
+    module = network_module(cell.network)
     split = load_split(decoded_data / "resources" / "mnist.npz", cell, dtype=module.DTYPE)
     result = train_and_evaluate(cell, split, module.build)
     assert result["test_accuracy"] == published.test_accuracy.tolist()
